@@ -1,0 +1,44 @@
+//! failback's command-line interface: one module per command under [`commands`], all
+//! output through [`ui::Ui`].
+
+pub mod command_error;
+pub mod commands;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::commands::Cli;
+use crate::ui::Ui;
+
+/// Parses the command line, runs the command and turns its result into an exit code.
+#[allow(unreachable_code, unused_variables)]
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.global.verbose);
+    let mut ui = Ui::new(&cli.global);
+    match commands::run_command(&mut ui, &cli) {
+        Ok(code) => code.into(),
+        Err(err) => {
+            ui.report_error(&err);
+            err.exit_code().into()
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("FAILBACK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Logs go to stderr so that stdout stays clean for data (JSON, plans).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

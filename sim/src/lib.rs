@@ -1,0 +1,7 @@
+//! Local stand-ins for failback's tests, benchmarks and demo.
+//!
+//! [`estate`] is the one JSON world both simulators serve (`ESTATE.md`): the vCenter
+//! half goes to the harness in `sim/vcsim` (VMware's own simulator), the vault half to
+//! the ASR simulator in this crate.
+
+pub mod estate;
