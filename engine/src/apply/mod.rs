@@ -4,4 +4,5 @@
 //! It must not decide *what* to do (that is `plan`), only *when*: [`scheduler`] knows
 //! jobs, their dependencies and units, and nothing of providers or plans.
 
+pub mod executor;
 pub mod scheduler;
