@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod format;
 pub mod graph;
 pub mod observe;
 pub mod plan;
