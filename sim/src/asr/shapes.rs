@@ -61,7 +61,7 @@ pub fn stale_heartbeat(
     last: DateTime<Utc>,
 ) -> HealthIssue {
     HealthIssue {
-        code: format!("{}HeartbeatMissing", kind.replace(' ', "")),
+        code: format!("{}HeartbeatMissing", pascal_case(kind)),
         source: name.to_owned(),
         category: "FabricInfrastructure".to_owned(),
         level: "Error".to_owned(),
@@ -81,6 +81,20 @@ pub fn stale_heartbeat(
         entity_id: entity_id.to_owned(),
         at: last + HEARTBEAT_STALE_AFTER,
     }
+}
+
+/// `Process server` → `ProcessServer`.
+fn pascal_case(words: &str) -> String {
+    words
+        .split_whitespace()
+        .map(|word| {
+            let mut chars = word.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 fn is_stale(now: DateTime<Utc>, last: DateTime<Utc>) -> bool {

@@ -34,11 +34,18 @@ pub async fn basics() -> RunningAsrSimulator {
     start(estate("vault-reprotect-basics.json"), SimOptions::default()).await
 }
 
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+thread_local! {
+    static CLIENT: reqwest::Client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
+        // No idle connections: a connection never outlives the test's runtime, and
+        // building a client (TLS roots) is the slow part, so one is shared per thread.
+        .pool_max_idle_per_host(0)
         .build()
-        .unwrap_or_else(|err| panic!("client: {err}"))
+        .unwrap_or_else(|err| panic!("client: {err}"));
+}
+
+pub fn client() -> reqwest::Client {
+    CLIENT.with(reqwest::Client::clone)
 }
 
 /// A reply: status, headers, JSON body (Null when empty).
