@@ -99,7 +99,6 @@ pub fn job(world: &World, job: &Job) -> Value {
             "friendlyName": friendly,
             "allowedActions": [],
             "taskType": "TaskDetails",
-            "customDetails": {"instanceType": "TaskDetails"},
             "errors": [],
         });
         match task_phase {
