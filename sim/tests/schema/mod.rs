@@ -369,21 +369,16 @@ impl Swagger {
                 }
                 None => errors.push(format!("{path}: expected a string, got {value}")),
             },
-            Some("integer") => {
-                if !(value.is_i64() || value.is_u64()) {
-                    errors.push(format!("{path}: expected an integer, got {value}"));
-                }
+            Some("integer") if !(value.is_i64() || value.is_u64()) => {
+                errors.push(format!("{path}: expected an integer, got {value}"));
             }
-            Some("number") => {
-                if !value.is_number() {
-                    errors.push(format!("{path}: expected a number, got {value}"));
-                }
+            Some("number") if !value.is_number() => {
+                errors.push(format!("{path}: expected a number, got {value}"));
             }
-            Some("boolean") => {
-                if !value.is_boolean() {
-                    errors.push(format!("{path}: expected a boolean, got {value}"));
-                }
+            Some("boolean") if !value.is_boolean() => {
+                errors.push(format!("{path}: expected a boolean, got {value}"));
             }
+            Some("integer" | "number" | "boolean") => {}
             Some(other) => errors.push(format!("{path}: unsupported schema type {other}")),
         }
     }
