@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use failback_sim::asr::{AsrSimulator, DEFAULT_TOKEN, SimOptions};
+use failback_sim::asr::{AsrSimulator, DEFAULT_TOKEN, SimOptions, consistency};
 use failback_sim::estate::Estate;
 use serde_json::{Value, json};
 
@@ -82,6 +82,15 @@ async fn run(args: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Err(problem) = consistency::check_vault(&estate.vault) {
+        eprintln!(
+            "failback-sim: invalid estate: {}: at `{}`: {}",
+            args.estate.display(),
+            problem.json_path,
+            problem.message
+        );
+        return ExitCode::FAILURE;
+    }
     if args.page_size == 0 {
         eprintln!("failback-sim: --page-size must be at least 1");
         return ExitCode::FAILURE;

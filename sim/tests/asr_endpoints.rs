@@ -316,3 +316,38 @@ async fn shutdown_is_graceful_and_frees_the_port() {
     let after = client().get(format!("{endpoint}/_sim/clock")).send().await;
     assert!(after.is_err(), "still serving after shutdown");
 }
+
+/// Every estate in the repository (examples and fixtures) is served.
+#[tokio::test]
+async fn every_repository_estate_is_served() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(root.join("examples"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let file = entry.path().join("estate.json");
+        if file.exists() {
+            files.push(file);
+        }
+    }
+    for entry in std::fs::read_dir(root.join("testdata/estates"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|e| e == "json") {
+            files.push(entry.path());
+        }
+    }
+    assert!(files.len() >= 2, "{files:?}");
+    for file in files {
+        let estate = failback_sim::estate::Estate::load(&file).unwrap_or_else(|e| panic!("{e}"));
+        let sim = failback_sim::asr::AsrSimulator::start(estate, SimOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let (items, _) = list_all(&sim, "replicationProtectedItems").await;
+        assert!(!items.is_empty(), "{}", file.display());
+    }
+}

@@ -139,6 +139,33 @@ fn estate_errors_name_file_path_and_expectation() {
 }
 
 #[test]
+fn inconsistent_estates_are_refused_with_the_path() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("dangling.json");
+    let mut estate: Value = serde_json::from_str(
+        &std::fs::read_to_string(estate_path("vault-reprotect-basics.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    estate["vault"]["recovery_plans"][0]["members"][1] = Value::from("ghost-item");
+    std::fs::write(&file, estate.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let output = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
+        .args(["--estate", &file.display().to_string(), "--no-vcenter"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("dangling.json: at `vault.recovery_plans[0].members[1]`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("expected the name of a protected item, got `ghost-item`"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn refuses_a_non_loopback_listen_address() {
     let output = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
         .args([

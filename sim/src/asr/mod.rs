@@ -10,6 +10,7 @@
 
 mod admin;
 pub mod clock;
+pub mod consistency;
 pub mod error;
 mod faults;
 mod item_shape;
@@ -82,6 +83,8 @@ pub enum StartError {
     },
     #[error("the token must not be empty")]
     EmptyToken,
+    #[error("estate: at `{}`: {}", .0.json_path, .0.message)]
+    InconsistentEstate(consistency::EstateProblem),
 }
 
 /// One request as the simulator received it (before any fault).
@@ -139,6 +142,7 @@ impl AsrSimulator {
         if options.token.is_empty() {
             return Err(StartError::EmptyToken);
         }
+        consistency::check_vault(&estate.vault).map_err(StartError::InconsistentEstate)?;
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .map_err(|source| StartError::Bind {
