@@ -16,6 +16,7 @@ use super::expr::{self, Step};
 use super::functions;
 use super::load::{Attr, Node, NodeKind, Target};
 use super::model::{Address, Config, Declared, Output, Reference};
+use super::schema::AttrType;
 use super::variables::{VarType, describe_value};
 
 /// The key under which a block's context object carries its address, so that a
@@ -175,7 +176,9 @@ impl<'n, 'a> Evaluator<'n, 'a> {
         if node.kind != NodeKind::Object {
             return self.sensitive.contains(&node.key);
         }
-        let attribute = steps.iter().skip(1).find_map(|s| match s {
+        // `steps` start after the block name: an optional instance key, then the
+        // attribute.
+        let attribute = steps.iter().find_map(|s| match s {
             Step::Attr(a) => Some(a.as_str()),
             _ => None,
         });
@@ -508,8 +511,11 @@ impl<'n, 'a> Evaluator<'n, 'a> {
         let mut values = BTreeMap::new();
         for attr in node.attrs.iter().filter(|a| a.name != "for_each") {
             let mut evaluated = self.evaluated(attr);
-            if node.spec.attr(&attr.name).is_some_and(|a| a.sensitive) {
-                evaluated.sensitive = true;
+            match node.spec.attr(&attr.name).map(|a| (a.sensitive, a.ty)) {
+                Some((true, _)) => evaluated.sensitive = true,
+                // A reference names a block; it carries none of that block's secrets.
+                Some((_, AttrType::Ref(_) | AttrType::RefList(_))) => evaluated.sensitive = false,
+                _ => {}
             }
             values.insert(attr.name.clone(), evaluated);
         }
