@@ -334,7 +334,7 @@ impl<'n, 'a> Evaluator<'n, 'a> {
                         "config::invalid_variable_value",
                         format!("the value of variable `{name}` (from {source}) does not match its type: {message}"),
                     )
-                    .at(span, "this variable")
+                    .at(span, "does not match the type")
                     .help("give a value of the declared `type`"),
                 );
                 return false;

@@ -155,14 +155,23 @@ pub(super) fn parse_files(
                     .chars()
                     .next()
                     .map_or(offset, |c| offset + c.len_utf8());
-                diagnostics.push(
+                // hcl-edit rejects a repeated attribute while parsing; say so plainly.
+                let diagnostic = if e.message().contains("redefined attribute") {
+                    Diagnostic::error(
+                        "config::duplicate_attribute",
+                        "an attribute is set more than once in this block",
+                    )
+                    .at(file.span(offset..end), "set again here")
+                    .help("keep one of them")
+                } else {
                     Diagnostic::error(
                         "config::syntax",
                         format!("HCL syntax error: {}", e.message()),
                     )
                     .at(file.span(offset..end), "here")
-                    .help("fix the syntax; blocks are `type \"label\" { ... }`, attributes `name = value`"),
-                );
+                    .help("fix the syntax; blocks are `type \"label\" { ... }`, attributes `name = value`")
+                };
+                diagnostics.push(diagnostic);
             }
         }
     }
