@@ -374,10 +374,12 @@ impl<'n, 'a> Evaluator<'n, 'a> {
                 }
             };
             if !passed {
-                let message = validation
-                    .attrs
-                    .iter()
-                    .find(|a| a.name == "error_message")
+                let error_message = validation.attrs.iter().find(|a| a.name == "error_message");
+                let shows_secret = sensitive
+                    && error_message
+                        .is_some_and(|a| a.refs.iter().any(|(t, _)| *t == Target::SelfVar));
+                let message = error_message
+                    .filter(|_| !shows_secret)
                     .and_then(|a| self.eval_attr(a))
                     .and_then(|(v, _)| v.as_str().map(str::to_owned))
                     .unwrap_or_else(|| format!("invalid value for variable `{name}`"));

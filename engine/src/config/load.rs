@@ -695,7 +695,7 @@ pub(super) fn resolve(nodes: &mut [Node<'_>], diagnostics: &mut Diagnostics) {
         for nested in node.nested.iter_mut() {
             for attr in nested.attrs.iter_mut() {
                 let context = match (nested.kind, attr.name.as_str()) {
-                    ("validation", "condition") => AttrContext::Validation,
+                    ("validation", "condition" | "error_message") => AttrContext::Validation,
                     ("validation", _) => AttrContext::Literal,
                     _ => AttrContext::Normal,
                 };
