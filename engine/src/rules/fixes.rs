@@ -34,7 +34,10 @@ pub struct Fix {
 
 /// Every fix the configuration opted in to that the observed state needs.
 pub fn fixes(config: &Config, observed: &Observed) -> Vec<Fix> {
-    let context = Context::new(config, observed);
+    fixes_in(&Context::new(config, observed))
+}
+
+pub(super) fn fixes_in(context: &Context<'_>) -> Vec<Fix> {
     let mut fixes = Vec::new();
     for mt in &context.resolution.master_targets {
         let (Ok(vm), Ok(cs)) = (&mt.vm, &mt.configuration_server) else {

@@ -30,6 +30,8 @@ use crate::resolve::{self, Resolution, Unresolved};
 
 pub use catalogue::Rule;
 pub use fixes::{Fix, fixes};
+pub use master_target::MAX_MASTER_TARGET_DISKS;
+pub use protected_item::{HEARTBEAT_TIMEOUT_MINUTES, REVERSE_REPLICATE};
 pub use protected_item::{ReprotectReadiness, agent_registered, reprotect_readiness};
 
 /// How much a finding matters.
@@ -93,10 +95,14 @@ pub fn check_config(config: &Config) -> Vec<Finding> {
 
 /// Every rule FB101–FB130 against the configuration and one observation.
 pub fn check(config: &Config, observed: &Observed) -> Vec<Finding> {
-    let context = Context::new(config, observed);
+    run_all(&Context::new(config, observed))
+}
+
+fn run_all(context: &Context<'_>) -> Vec<Finding> {
+    let config = context.config;
     let mut findings = Vec::new();
     let f = &mut findings;
-    let c = &context;
+    let c = context;
     vcenter_access::fb101_discovery_privileges(c, f);
     vm::fb102_vm_has_no_snapshots(c, f);
     topology::fb103_process_server_placement(c, f);
@@ -129,6 +135,13 @@ pub fn check(config: &Config, observed: &Observed) -> Vec<Finding> {
     protected_item::fb129_ready_for_reprotect(c, f);
     retention::fb130_retention_free_space(c, f);
     finish(config, findings)
+}
+
+/// Every finding and every opted-in fix, from one resolution of the configuration
+/// (what `plan` needs; [`check`] and [`fixes`] each resolve on their own).
+pub fn assess(config: &Config, observed: &Observed) -> (Vec<Finding>, Vec<Fix>) {
+    let context = Context::new(config, observed);
+    (run_all(&context), fixes::fixes_in(&context))
 }
 
 /// Applies acknowledgements and puts findings in a stable order: by rule, then object.
@@ -212,12 +225,28 @@ impl<'a> Subject<'a> {
             span: self.span.clone(),
             message: format!("could not check that {}: {reason}", self.rule.checks),
             observed: None,
-            remediation: format!(
-                "make discovery see what is missing, or check by hand and acknowledge: \
-                 acknowledge \"{}\" {{ reason = \"...\" }} in {}",
-                self.rule.id, self.address
-            ),
+            remediation: self.unknown_remediation(),
             acknowledged: None,
+        }
+    }
+
+    /// What to do about a rule that could not be checked: where to acknowledge it.
+    fn unknown_remediation(&self) -> String {
+        let acknowledge = format!("acknowledge \"{}\" {{ reason = \"...\" }}", self.rule.id);
+        match self.address.kind.as_str() {
+            "vcenter" => format!(
+                "make discovery see what is missing, or check by hand and add \
+                 {acknowledge} to the configuration_server that uses {}",
+                self.address
+            ),
+            "failback_policy" => "make discovery see what is missing, or check by hand \
+                                  (a warning does not block apply)"
+                .to_owned(),
+            _ => format!(
+                "make discovery see what is missing, or check by hand and add \
+                 {acknowledge} to {}",
+                self.address
+            ),
         }
     }
 
@@ -289,8 +318,82 @@ mod tests {
             }
         }
         assert!(findings.iter().all(|f| !f.blocks()));
-        assert!(findings
+        assert!(
+            findings
+                .iter()
+                .all(|f| matches!(f.status, Status::CouldNotCheck { .. }))
+        );
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::testing::*;
+    use super::*;
+    use crate::config::ProcessServerLocation;
+
+    /// A realistic world with a bit of everything wrong, as an operator would meet it
+    /// on the morning after a failover.
+    fn broken_world() -> TestWorld {
+        let mut world = TestWorld::healthy();
+        // web01: still has a snapshot, is powered on (acknowledged), not committed yet.
+        world.vm_mut("web01").snapshots = vec!["before-patch".to_owned()];
+        world.vm_mut("web01").power_state = "poweredOn".to_owned();
+        world
+            .reprotect_mut("web01")
+            .acknowledgements
+            .push(acknowledgement(
+                "FB128",
+                "powered off by the change runbook",
+            ));
+        let item = world.item_mut("web01-item");
+        item.protection_state = "UnplannedFailoverCommitPendingStatesBegin".to_owned();
+        item.protection_state_description = Some("Failover completed".to_owned());
+        item.allowed_operations = vec!["Commit".to_owned(), "ChangePit".to_owned()];
+        // db01: an NFS datastore, an agent not registered yet, static IP unknown.
+        world.reprotect_mut("db01").datastore = Some("nfs-archive".to_owned());
+        world.master_target_mut("mt_lnx").datastores.clear();
+        world.item_mut("db01-item").agent_last_heartbeat = None;
+        world.item_mut("db01-item").static_ip = None;
+        // The Windows master target: Paravirtual SCSI, no disk.EnableUUID (fix opted
+        // in, so no error), and a full retention volume.
+        world.vm_mut("mt-win-01").scsi_controllers = vec!["ParaVirtualSCSIController".to_owned()];
+        world.vm_mut("mt-win-01").extra_config.clear();
+        world.master_target_mut("mt_win").ensure_disk_enable_uuid = true;
+        world
+            .fabric_master_target_mut("mt-win-01")
+            .retention_volumes[0]
+            .free_space_bytes = Some(50 * GB);
+        // The Linux master target: VMware Tools stopped.
+        world.vm_mut("mt-lnx-01").tools_running_status = "guestToolsNotRunning".to_owned();
+        // The process server on-premises although Azure is reached over a VPN.
+        world.config.process_servers[0].location = ProcessServerLocation::Onprem;
+        // The discovery account may not browse the NFS datastore.
+        if let Some(granted) = world.vcenter_mut().privileges.get_mut("datastore-2") {
+            granted.insert("Datastore.Browse".to_owned(), false);
+        }
+        // Both machines in one plan, through two master targets.
+        world.add_recovery_plan("erp", &["web01", "db01"]);
+        world
+    }
+
+    #[test]
+    fn the_findings_of_a_broken_world() {
+        let world = broken_world();
+        let (findings, fixes) = assess(&world.config, &world.observed);
+        insta::assert_json_snapshot!("broken_world_findings", findings);
+        insta::assert_json_snapshot!("broken_world_fixes", fixes);
+        assert_eq!(findings, check(&world.config, &world.observed));
+        let blocking: Vec<&str> = findings
             .iter()
-            .all(|f| matches!(f.status, Status::CouldNotCheck { .. })));
+            .filter(|f| f.blocks())
+            .map(|f| f.rule.as_str())
+            .collect();
+        assert_eq!(
+            blocking,
+            [
+                "FB101", "FB102", "FB113", "FB114", "FB116", "FB121", "FB129"
+            ]
+        );
     }
 }

@@ -215,10 +215,14 @@ pub(super) fn fb110_agent_connected(context: &Context<'_>, findings: &mut Vec<Fi
             continue;
         }
         let Some(heartbeat) = item.agent_last_heartbeat else {
-            findings.push(subject.unknown(format!(
-                "the agent of {} has not registered yet (FB117: apply waits for it)",
-                item.friendly_name
-            )));
+            // FB117 reports this case for a reprotect that will run, and apply waits for
+            // the registration, which is itself the proof of connectivity.
+            if reprotect_readiness(item) != ReprotectReadiness::Ready {
+                findings.push(subject.unknown(format!(
+                    "the agent of {} has not registered with the configuration server",
+                    item.friendly_name
+                )));
+            }
             continue;
         };
         let Some(observed_at) = context.observed_at else {
@@ -350,7 +354,10 @@ pub(super) fn fb129_ready_for_reprotect(context: &Context<'_>, findings: &mut Ve
         match reprotect_readiness(item) {
             ReprotectReadiness::Ready | ReprotectReadiness::AlreadyReprotected => {}
             ReprotectReadiness::NotReady { why } => findings.push(subject.violated(
-                format!("{} cannot be reprotected: {why}", item.friendly_name),
+                format!(
+                    "protected item {} is in state {}, which does not allow reprotect",
+                    item.name, item.protection_state
+                ),
                 Some(describe_state(item)),
                 why,
             )),
@@ -420,12 +427,24 @@ mod tests {
     fn fb110_cannot_be_checked_before_registration_or_without_a_time() {
         let mut world = TestWorld::healthy();
         world.item_mut("web01-item").agent_last_heartbeat = None;
+        world.item_mut("web01-item").protection_state = "Unknown".to_owned();
         world.observed.observed_at = None;
-        assert!(assert_unknown(&world, "FB110", "reprotect.web01").contains("FB117"));
+        assert_eq!(
+            assert_unknown(&world, "FB110", "reprotect.web01"),
+            "the agent of web01 has not registered with the configuration server"
+        );
         assert_eq!(
             assert_unknown(&world, "FB110", "reprotect.db01"),
             "the observation records no time of discovery"
         );
+    }
+
+    #[test]
+    fn fb110_defers_to_fb117_for_an_item_about_to_be_reprotected() {
+        let mut world = TestWorld::healthy();
+        world.item_mut("web01-item").agent_last_heartbeat = None;
+        assert_holds(&world, "FB110");
+        assert_violated(&world, "FB117", "reprotect.web01");
     }
 
     #[test]
