@@ -12,6 +12,48 @@ use std::collections::BTreeMap;
 use super::Finding;
 use crate::config::{Acknowledgement, Address, Config};
 
+/// Every `acknowledge` block whose rule id is not a rule of the catalogue (a typo such
+/// as `FB218` would otherwise acknowledge nothing, silently), with the block it is in.
+/// The loader or `validate` reports them as errors at the acknowledgement's span.
+pub fn unknown_acknowledgements(config: &Config) -> Vec<(&Address, &Acknowledgement)> {
+    let blocks = config
+        .configuration_servers
+        .iter()
+        .map(|cs| (&cs.address, &cs.acknowledgements))
+        .chain(
+            config
+                .process_servers
+                .iter()
+                .map(|ps| (&ps.address, &ps.acknowledgements)),
+        )
+        .chain(
+            config
+                .master_targets
+                .iter()
+                .map(|mt| (&mt.address, &mt.acknowledgements)),
+        )
+        .chain(
+            config
+                .reprotects
+                .iter()
+                .map(|r| (&r.address, &r.acknowledgements)),
+        )
+        .chain(
+            config
+                .recovery_plans
+                .iter()
+                .map(|p| (&p.address, &p.acknowledgements)),
+        );
+    blocks
+        .flat_map(|(address, acknowledgements)| {
+            acknowledgements
+                .iter()
+                .filter(|ack| super::catalogue::find(ack.rule.trim()).is_none())
+                .map(move |ack| (address, ack))
+        })
+        .collect()
+}
+
 pub(super) fn apply(config: &Config, findings: &mut [Finding]) {
     let mut by_address: BTreeMap<&Address, Vec<&Acknowledgement>> = BTreeMap::new();
     for cs in &config.configuration_servers {
@@ -108,6 +150,23 @@ mod tests {
             Some("shut down by the runbook")
         );
         assert_eq!(db01.acknowledged, None);
+    }
+
+    #[test]
+    fn an_acknowledgement_of_an_unknown_rule_is_reported() {
+        let mut world = TestWorld::healthy();
+        world
+            .reprotect_mut("db01")
+            .acknowledgements
+            .push(acknowledgement("FB218", "typo"));
+        world
+            .reprotect_mut("db01")
+            .acknowledgements
+            .push(acknowledgement("fb128", "fine"));
+        let unknown = super::unknown_acknowledgements(&world.config);
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].0.to_string(), "reprotect.db01");
+        assert_eq!(unknown[0].1.rule, "FB218");
     }
 
     #[test]

@@ -28,6 +28,7 @@ use crate::config::{Address, Config, Span};
 use crate::observe::Observed;
 use crate::resolve::{self, Resolution, Unresolved};
 
+pub use acknowledge::unknown_acknowledgements;
 pub use catalogue::Rule;
 pub use fixes::{Fix, fixes};
 pub use master_target::MAX_MASTER_TARGET_DISKS;
