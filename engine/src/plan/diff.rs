@@ -7,7 +7,7 @@
 //! findings; here a missing link only keeps an action out of the plan, with its
 //! reason, so that nothing disappears silently.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
@@ -67,16 +67,18 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
             depends_on: Vec::new(),
             unit: None,
             destructive: change == ChangeKind::Delete,
+            rule: Some(fix.rule.clone()),
             reason: format!("{} ({})", fix.reason, fix.rule),
             before: fix.before.clone(),
             after: fix.after.clone(),
         });
     }
 
+    let items = ItemIndex::new(observed);
     let mut reprotects: Vec<&Reprotect> = config.reprotects.iter().collect();
     reprotects.sort_by(|a, b| a.address.cmp(&b.address));
     for reprotect in reprotects {
-        match classify(config, observed, reprotect) {
+        match classify(config, observed, &items, reprotect) {
             Verdict::NotPlanned(reason) => out.not_planned.push(NotPlanned {
                 address: reprotect.address.clone(),
                 reason,
@@ -109,6 +111,7 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
                         depends_on: Vec::new(),
                         unit: None,
                         destructive: false,
+                        rule: Some("FB117".to_owned()),
                         reason: "the item's agent has not registered with the configuration \
                                  server yet; reprotect would fail with \"agent not \
                                  installed\" (FB117)"
@@ -129,6 +132,7 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
                     depends_on,
                     unit: None,
                     destructive: false,
+                    rule: None,
                     reason: planned.reason,
                     before: planned.before,
                     after: planned.after,
@@ -186,6 +190,44 @@ struct Located<'a> {
     item: &'a ProtectedItem,
 }
 
+/// Protected items by vault and lower-cased name, and by friendly name, so that
+/// matching thousands of reprotects does not scan the vault once each. The first
+/// item of a name wins, as a linear search would find it.
+struct ItemIndex<'a> {
+    by_name: HashMap<(&'a str, String), &'a ProtectedItem>,
+    by_friendly_name: HashMap<(&'a str, String), &'a ProtectedItem>,
+}
+
+impl<'a> ItemIndex<'a> {
+    fn new(observed: &'a Observed) -> ItemIndex<'a> {
+        let mut index = ItemIndex {
+            by_name: HashMap::new(),
+            by_friendly_name: HashMap::new(),
+        };
+        for (vault, inventory) in &observed.vaults {
+            for item in &inventory.protected_items {
+                index
+                    .by_name
+                    .entry((vault.as_str(), item.name.to_ascii_lowercase()))
+                    .or_insert(item);
+                index
+                    .by_friendly_name
+                    .entry((vault.as_str(), item.friendly_name.to_ascii_lowercase()))
+                    .or_insert(item);
+            }
+        }
+        index
+    }
+
+    fn find(&self, vault: &'a str, name: &str) -> Option<&'a ProtectedItem> {
+        let key = (vault, name.to_ascii_lowercase());
+        self.by_name
+            .get(&key)
+            .or_else(|| self.by_friendly_name.get(&key))
+            .copied()
+    }
+}
+
 fn eq(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
@@ -193,6 +235,7 @@ fn eq(a: &str, b: &str) -> bool {
 fn locate<'a>(
     config: &Config,
     observed: &'a Observed,
+    items: &ItemIndex<'a>,
     reprotect: &Reprotect,
 ) -> Result<Located<'a>, String> {
     let ps_address = &reprotect.process_server.target;
@@ -204,9 +247,9 @@ fn locate<'a>(
         .configuration_server(cs_address)
         .ok_or_else(|| format!("{cs_address} is not declared"))?;
     let vault_address = configuration_server.vault.target.to_string();
-    let inventory = observed
+    let (vault_key, inventory) = observed
         .vaults
-        .get(&vault_address)
+        .get_key_value(&vault_address)
         .ok_or_else(|| format!("{vault_address} was not discovered"))?;
     let fabric = inventory
         .fabrics
@@ -218,16 +261,8 @@ fn locate<'a>(
                 configuration_server.fabric
             )
         })?;
-    let item = inventory
-        .protected_items
-        .iter()
-        .find(|item| eq(&item.name, &reprotect.protected_item))
-        .or_else(|| {
-            inventory
-                .protected_items
-                .iter()
-                .find(|item| eq(&item.friendly_name, &reprotect.protected_item))
-        })
+    let item = items
+        .find(vault_key.as_str(), &reprotect.protected_item)
         .ok_or_else(|| {
             format!(
                 "{vault_address} has no protected item named {:?}",
@@ -275,8 +310,13 @@ fn declared(config: &Config, reprotect: &Reprotect) -> Result<Declared, String> 
     })
 }
 
-fn classify(config: &Config, observed: &Observed, reprotect: &Reprotect) -> Verdict {
-    let located = match locate(config, observed, reprotect) {
+fn classify<'a>(
+    config: &Config,
+    observed: &'a Observed,
+    items: &ItemIndex<'a>,
+    reprotect: &Reprotect,
+) -> Verdict {
+    let located = match locate(config, observed, items, reprotect) {
         Ok(located) => located,
         Err(reason) => return Verdict::NotPlanned(reason),
     };
@@ -463,10 +503,7 @@ fn reprotect_request(
              on-premises is not set up",
             item.name
         ),
-        before: json!({
-            "protection_state": item.protection_state,
-            "active_location": item.active_location,
-        }),
+        before: json!({ "protection_state": item.protection_state }),
         after: json!({
             "protection_state": "Protected",
             "direction": "Azure to on-premises",
