@@ -59,6 +59,16 @@ pub fn attribute_lines(
     let mut keys: Vec<&String> = before_map.keys().chain(after_map.keys()).collect();
     keys.sort();
     keys.dedup();
+    // Only attributes that are shown set the alignment.
+    keys.retain(|key| {
+        let old = before_map.get(key.as_str()).filter(|v| !v.is_null());
+        let new = after_map.get(key.as_str()).filter(|v| !v.is_null());
+        match (old, new) {
+            (None, None) => false,
+            (Some(old), Some(new)) => all_added || old != new,
+            _ => true,
+        }
+    });
     let width = keys.iter().map(|key| key.len()).max().unwrap_or(0);
     let mut lines = Vec::new();
     for key in keys {
