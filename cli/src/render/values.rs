@@ -14,6 +14,10 @@ const INLINE_WIDTH: usize = 60;
 pub fn inline(value: &Value) -> String {
     match value {
         Value::String(text) => format!("{text:?}"),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(inline).collect();
+            format!("[{}]", items.join(", "))
+        }
         other => other.to_string(),
     }
 }
