@@ -427,3 +427,38 @@ async fn nothing_listening_is_a_transport_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn licences_are_asked_per_host_when_the_bulk_answer_names_no_host() {
+    // vcsim 0.24.2 without the harness override: one anonymous evaluation entry.
+    let fake = FakeVcenter::start(Arc::new(|seen: &Seen, _: &[Seen]| {
+        if seen.method != "QueryAssignedLicenses" {
+            return default_reply(seen);
+        }
+        let entity = seen
+            .body
+            .split("<entityId>")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or("");
+        Reply::ok(envelope(&format!(
+            "<QueryAssignedLicensesResponse xmlns=\"urn:vim25\"><returnval><entityId>{entity}</entityId>\
+             <assignedLicense><licenseKey>00000-00000-00000-00000-00000</licenseKey><editionKey>eval</editionKey>\
+             <name>Evaluation Mode</name><total>0</total></assignedLicense></returnval></QueryAssignedLicensesResponse>"
+        )))
+    }))
+    .await;
+    let inventory = provider(&fake).inventory().await.unwrap();
+    let queries = fake
+        .methods()
+        .iter()
+        .filter(|m| *m == "QueryAssignedLicenses")
+        .count();
+    assert_eq!(queries, 1 + inventory.hosts.len());
+    assert!(
+        inventory
+            .hosts
+            .iter()
+            .all(|h| h.license_edition.as_deref() == Some("eval"))
+    );
+}
