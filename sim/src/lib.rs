@@ -2,6 +2,7 @@
 //!
 //! [`estate`] is the one JSON world both simulators serve (`ESTATE.md`): the vCenter
 //! half goes to the harness in `sim/vcsim` (VMware's own simulator), the vault half to
-//! the ASR simulator in this crate.
+//! the ASR simulator in this crate. [`vcsim`] builds and launches that harness.
 
 pub mod estate;
+pub mod vcsim;
