@@ -149,6 +149,9 @@ fn fabric_of(fabric: ArmFabric, vcenters: Vec<ArmVcenter>, containers: Vec<ArmRe
                         threshold_percentage: volume
                             .threshold_percentage
                             .and_then(|percent| u32::try_from(percent).ok()),
+                        // The schema's RetentionVolume has no file system, cache,
+                        // lock or other-use fields: left unknown for FB109.
+                        ..Default::default()
                     })
                     .collect(),
                 datastores: target
@@ -259,6 +262,8 @@ pub fn protected_item_of(item: ArmProtectedItem) -> ProtectedItem {
             retention_volume: details.retention_drive.clone(),
             datastore: details.datastores.first().cloned(),
         }),
+        // Not in the schema's item details; FB123 reports it as unknown.
+        static_ip: None,
     }
 }
 
