@@ -176,11 +176,7 @@ impl CredentialChoice {
     ///
     /// `lookup` reads one variable, so tests need not touch the process environment.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<CredentialChoice, AsrError> {
-        let var = |suffix: &str| {
-            lookup(&format!("ARM_{suffix}"))
-                .or_else(|| lookup(&format!("AZURE_{suffix}")))
-                .filter(|value| !value.trim().is_empty())
-        };
+        let var = |suffix: &str| env_var(&lookup, suffix);
         let flag = |suffix: &str| var(suffix).map(|value| is_true(&value));
         let client_id = var("CLIENT_ID");
         let tenant_id = var("TENANT_ID");
@@ -263,6 +259,31 @@ impl CredentialChoice {
             kind,
             cached: Mutex::new(None),
         }))
+    }
+}
+
+/// Reads `ARM_X`, then `AZURE_X`; empty values count as unset.
+fn env_var(lookup: &impl Fn(&str) -> Option<String>, suffix: &str) -> Option<String> {
+    lookup(&format!("ARM_{suffix}"))
+        .or_else(|| lookup(&format!("AZURE_{suffix}")))
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// The subscription from `ARM_SUBSCRIPTION_ID` (or `AZURE_SUBSCRIPTION_ID`), for a
+/// `vault` block that does not name one.
+pub fn subscription_from_env(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    env_var(&lookup, "SUBSCRIPTION_ID")
+}
+
+/// The cloud from `ARM_ENVIRONMENT` (or `AZURE_ENVIRONMENT`); public when unset.
+pub fn cloud_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<AzureCloud, AsrError> {
+    match env_var(&lookup, "ENVIRONMENT") {
+        None => Ok(AzureCloud::Public),
+        Some(name) => AzureCloud::from_name(&name).ok_or_else(|| {
+            AsrError::Config(format!(
+                "ARM_ENVIRONMENT {name:?} is not a known Azure cloud; use public, usgovernment or china"
+            ))
+        }),
     }
 }
 
@@ -385,6 +406,21 @@ mod tests {
             CredentialChoice::AzureCli { tenant_id: None }
         );
         assert!(CredentialChoice::from_env(env(&[("ARM_USE_CLI", "false")])).is_err());
+    }
+
+    #[test]
+    fn subscription_and_cloud_from_the_environment() {
+        assert_eq!(
+            subscription_from_env(env(&[("AZURE_SUBSCRIPTION_ID", "sub")])).as_deref(),
+            Some("sub")
+        );
+        assert_eq!(subscription_from_env(env(&[])), None);
+        assert_eq!(
+            cloud_from_env(env(&[("ARM_ENVIRONMENT", "china")])).unwrap(),
+            AzureCloud::China
+        );
+        assert_eq!(cloud_from_env(env(&[])).unwrap(), AzureCloud::Public);
+        assert!(cloud_from_env(env(&[("ARM_ENVIRONMENT", "mars")])).is_err());
     }
 
     #[test]

@@ -24,7 +24,10 @@ use failback_engine::provider::{
 };
 use url::Url;
 
-pub use auth::{AzureCloud, BearerToken, CredentialChoice, StaticToken, TokenSource};
+pub use auth::{
+    AzureCloud, BearerToken, CredentialChoice, StaticToken, TokenSource, cloud_from_env,
+    subscription_from_env,
+};
 pub use client::{API_VERSION, ArmClient, RetryPolicy};
 pub use error::{AsrError, AuthError, CloudError, JobFailure, ServiceError};
 
