@@ -48,6 +48,12 @@ impl fmt::Debug for BearerToken {
 pub trait TokenSource: Send + Sync + fmt::Debug {
     async fn token(&self) -> Result<BearerToken, AsrError>;
 
+    /// Forgets a token ARM refused as expired or invalid. Returns whether the next
+    /// [`TokenSource::token`] can give a different one (a static token cannot).
+    async fn invalidate(&self) -> bool {
+        false
+    }
+
     /// A short name for messages: `static`, `client secret`, `Azure CLI`, …
     fn kind(&self) -> &'static str;
 }
@@ -336,6 +342,11 @@ impl TokenSource for IdentityTokenSource {
         let token = BearerToken::new(access.token.secret());
         *cached = Some((token.clone(), access.expires_on));
         Ok(token)
+    }
+
+    async fn invalidate(&self) -> bool {
+        *self.cached.lock().await = None;
+        true
     }
 
     fn kind(&self) -> &'static str {

@@ -540,3 +540,50 @@ async fn the_inventory_of_one_configuration_server_and_item() {
     insta::assert_json_snapshot!("inventory_fabric", inventory.fabric("cs01").unwrap());
     insta::assert_json_snapshot!("inventory_item", inventory.protected_item("vm000").unwrap());
 }
+
+/// A token source whose first token has expired, as after a long job.
+#[derive(Debug, Default)]
+struct RotatingToken {
+    invalidated: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl failback_provider_asr::TokenSource for RotatingToken {
+    async fn token(&self) -> Result<failback_provider_asr::BearerToken, AsrError> {
+        let fresh = self.invalidated.load(std::sync::atomic::Ordering::SeqCst);
+        Ok(failback_provider_asr::BearerToken::new(if fresh {
+            fake_arm::TOKEN
+        } else {
+            "expired"
+        }))
+    }
+
+    async fn invalidate(&self) -> bool {
+        self.invalidated
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        true
+    }
+
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once() {
+    let (endpoint, world) = fake_arm::start(estate(1, 0)).await;
+    let config = AsrProviderConfig::new(
+        "vault.dr",
+        VaultRef {
+            subscription_id: fake_arm::SUBSCRIPTION.to_owned(),
+            resource_group: fake_arm::RESOURCE_GROUP.to_owned(),
+            name: fake_arm::VAULT.to_owned(),
+        },
+        endpoint,
+    );
+    let provider = AsrProvider::new(config, Arc::new(RotatingToken::default())).unwrap();
+    let inventory = provider.inventory().await.unwrap();
+    assert_eq!(inventory.protected_items.len(), 1);
+    // One refused request, then every list once.
+    assert_eq!(world.lock().unwrap().requests, 1 + 8);
+}
