@@ -328,10 +328,23 @@ impl TokenSource for IdentityTokenSource {
         {
             return Ok(token.clone());
         }
-        let access = self
-            .credential
-            .get_token(&[self.scope.as_str()], None)
+        // `az` or an IMDS endpoint can hang; a token is never worth more than this.
+        const TOKEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+        let scopes = [self.scope.as_str()];
+        let request = self.credential.get_token(&scopes, None);
+        let access = tokio::time::timeout(TOKEN_TIMEOUT, request)
             .await
+            .map_err(|_| {
+                AsrError::Authentication(AuthError {
+                    status: None,
+                    code: "CredentialTimeout".to_owned(),
+                    message: format!(
+                        "{} credential gave no token within {}s",
+                        self.kind,
+                        TOKEN_TIMEOUT.as_secs()
+                    ),
+                })
+            })?
             .map_err(|error| {
                 AsrError::Authentication(AuthError {
                     status: None,
