@@ -683,6 +683,7 @@ fn protected_item(machine: &Machine) -> ProtectedItem {
             Some(fixed_time())
         },
         reverse,
+        static_ip: None,
     }
 }
 
@@ -699,6 +700,7 @@ fn vault_inventory(items: Vec<ProtectedItem>, plans: Vec<ObservedRecoveryPlan>) 
             capacity_bytes: Some(1 << 40),
             free_space_bytes: Some(1 << 39),
             threshold_percentage: Some(80),
+            ..Default::default()
         }],
         datastores: Vec::new(),
         validation_errors: Vec::new(),

@@ -149,6 +149,8 @@ fn fabric_of(fabric: ArmFabric, vcenters: Vec<ArmVcenter>, containers: Vec<ArmRe
                         threshold_percentage: volume
                             .threshold_percentage
                             .and_then(|percent| u32::try_from(percent).ok()),
+                        // Not in the schema's RetentionVolume: read when a service
+                        // reports them, else unknown for FB109.
                         file_system: volume.file_system,
                         is_cache_volume: volume.is_cache_volume,
                         locked: volume.locked,
@@ -263,8 +265,8 @@ pub fn protected_item_of(item: ArmProtectedItem) -> ProtectedItem {
             retention_volume: details.retention_drive.clone(),
             datastore: details.datastores.first().cloned(),
         }),
-        // ASR does not report it; left for the vCenter side or the estate.
-        ..ProtectedItem::default()
+        // Not in the schema's item details; FB123 reports it as unknown.
+        static_ip: None,
     }
 }
 
