@@ -173,6 +173,9 @@ async fn discovery_of_a_realistic_vault() {
     assert_eq!(item.os_type.as_deref(), Some("Windows"));
     assert_eq!(item.fabric, "cs01");
     assert!(item.agent_last_heartbeat.is_some());
+    assert_eq!(item.vm_name.as_deref(), Some("app00"));
+    assert_eq!(item.static_ip, Some(false));
+    assert_eq!(inventory.protected_item("app05-item").unwrap().static_ip, Some(true));
     let grouped = inventory.protected_item("app40-item").unwrap();
     assert!(grouped.replication_group.is_some(), "{grouped:?}");
     let late = inventory.protected_item("app46-item").unwrap();

@@ -103,6 +103,8 @@ pub fn failed_over_item(fabric: &str, name: &str, os: &str) -> Value {
                 "lastHeartbeat": "2026-11-26T10:00:00Z",
                 "processServerId": "ps-azure-01-id",
                 "protectedDisks": [{"diskId": "d1"}, {"diskId": "d2"}],
+                "infrastructureVmId": name,
+                "vmNics": [{"ipConfigs": [{"isPrimary": true, "ipAddressType": "Dynamic"}]}],
                 "multiVmGroupName": null
             }
         }
