@@ -175,7 +175,10 @@ async fn discovery_of_a_realistic_vault() {
     assert!(item.agent_last_heartbeat.is_some());
     assert_eq!(item.vm_name.as_deref(), Some("app00"));
     assert_eq!(item.static_ip, Some(false));
-    assert_eq!(inventory.protected_item("app05-item").unwrap().static_ip, Some(true));
+    assert_eq!(
+        inventory.protected_item("app05-item").unwrap().static_ip,
+        Some(true)
+    );
     let grouped = inventory.protected_item("app40-item").unwrap();
     assert!(grouped.replication_group.is_some(), "{grouped:?}");
     let late = inventory.protected_item("app46-item").unwrap();
