@@ -89,6 +89,13 @@ pub async fn reprotect(
     loop {
         let (item, scenario) = read_item(context.client, &item_path).await?;
         if is_reverse_protected(&item) {
+            if posts > 0 {
+                // Our POST went through and its job finished while its answer was
+                // lost: this apply made the change.
+                return Ok(ActionOutcome::Applied {
+                    remote_ids: Vec::new(),
+                });
+            }
             tracing::info!(item = %item.name, "already protected in the reverse direction");
             return Ok(ActionOutcome::AlreadyDone);
         }

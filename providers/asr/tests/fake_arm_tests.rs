@@ -630,3 +630,24 @@ async fn a_job_that_is_not_visible_yet_is_polled_again() {
     );
     assert_eq!(world.lock().unwrap().reprotect_posts["vm000"], 1);
 }
+
+#[tokio::test]
+async fn a_lost_answer_to_a_reprotect_that_already_finished_is_applied_not_already_done() {
+    let mut world = estate(2, 0);
+    world.instant_jobs = true;
+    world.faults.push_back((
+        axum::http::Method::POST,
+        "/reProtect".to_owned(),
+        Fault::DropAfterAccept,
+    ));
+    let (endpoint, world) = fake_arm::start(world).await;
+    let outcome = provider_for(endpoint)
+        .apply(
+            &ProviderAction::Reprotect(request("vm000")),
+            &Recorder::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, ActionOutcome::Applied { remote_ids: vec![] });
+    assert_eq!(world.lock().unwrap().reprotect_posts["vm000"], 1);
+}

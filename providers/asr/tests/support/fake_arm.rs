@@ -51,6 +51,8 @@ pub struct World {
     pub failing: Vec<String>,
     /// Answer the reprotect with `Azure-AsyncOperation` only (no `Location`).
     pub async_operation_only: bool,
+    /// Jobs finish the moment they start (the item is reverse-protected at once).
+    pub instant_jobs: bool,
     /// GETs of a new job answered 404 before it shows (ARM's eventual consistency).
     pub job_invisible_polls: u32,
     pub faults: VecDeque<(Method, String, Fault)>,
@@ -400,6 +402,15 @@ fn reprotect(world: &mut World, name: &str, body: &[u8], after_accept: bool) -> 
     let item = &mut world.items[index]["properties"];
     item["currentScenario"] = json!({"scenarioName": "ReverseReplication", "jobId": format!("{}/replicationJobs/{job}", vault_id())});
     item["allowedOperations"] = json!([]);
+    if world.instant_jobs {
+        let polls = world.job_polls;
+        if let Some(job) = world.jobs.get_mut(&format!("job-{}", world.next_job)) {
+            job.polls_left = 0;
+        }
+        let name = format!("job-{}", world.next_job);
+        drop(job_status(world, &name));
+        world.job_polls = polls;
+    }
     if after_accept {
         return dropped(json!({}));
     }
