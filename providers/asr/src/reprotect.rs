@@ -29,7 +29,7 @@ use crate::models::{
 
 /// How many times one apply may send the reprotect POST (each only after reading
 /// the item showed no reprotect in progress).
-const MAX_POSTS: u32 = 4;
+const MAX_POSTS: u32 = 6;
 
 /// How many times a job may answer 404 before it is taken as really missing.
 const MAX_JOB_NOT_FOUND: u32 = 5;
