@@ -15,6 +15,8 @@ pub mod error;
 mod faults;
 mod item_shape;
 mod jobs;
+mod lro;
+mod query;
 mod reprotect;
 mod routes;
 mod server;
