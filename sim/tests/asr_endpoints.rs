@@ -388,3 +388,19 @@ async fn estate_item_already_reprotected_is_served_as_inmage() {
     assert_eq!(again.status, 409);
     assert_eq!(again.detail_code(), "OperationNotAllowedInCurrentState");
 }
+
+#[tokio::test]
+async fn unsupported_actions_are_not_found_and_wrong_methods_not_allowed() {
+    let sim = basics().await;
+    let path = item_path(&sim, "web01-item").await;
+    let failover = post(
+        &sim,
+        &format!("{path}/unplannedFailover"),
+        &serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(failover.status, 404);
+    assert_eq!(failover.error_code(), "InvalidResourceType");
+    let get_reprotect = get(&sim, &format!("{path}/reProtect")).await;
+    assert_eq!(get_reprotect.status, 405);
+}

@@ -351,19 +351,40 @@ fn handle(
     }
 }
 
-/// Whether a path names a resource this simulator serves under some method.
+/// Paths this simulator serves (under some method), names as `_`.
+const SERVED: [&str; 21] = [
+    "replicationfabrics",
+    "replicationfabrics/_",
+    "replicationfabrics/_/replicationvcenters",
+    "replicationfabrics/_/replicationvcenters/_",
+    "replicationfabrics/_/replicationprotectioncontainers",
+    "replicationfabrics/_/replicationprotectioncontainers/_",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems/_",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems/_/reprotect",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems/_/operationresults/_",
+    "replicationvcenters",
+    "replicationprotectioncontainers",
+    "replicationprotecteditems",
+    "replicationoperationstatus/_",
+    "replicationrecoveryplans",
+    "replicationrecoveryplans/_",
+    "replicationrecoveryplans/_/reprotect",
+    "replicationpolicies",
+    "replicationpolicies/_",
+    "replicationjobs",
+    "replicationjobs/_",
+];
+
+/// Whether a path is one this simulator serves under some method (then a wrong
+/// method is 405, not 404).
 fn known_shape(kinds: &[&str]) -> bool {
-    let even: Vec<&str> = kinds.iter().step_by(2).copied().collect();
-    matches!(
-        even.as_slice(),
-        ["replicationfabrics", ..]
-            | ["replicationrecoveryplans", ..]
-            | ["replicationpolicies", ..]
-            | ["replicationjobs", ..]
-            | ["replicationprotecteditems"]
-            | ["replicationprotectioncontainers"]
-            | ["replicationvcenters"]
-    )
+    let shape: Vec<&str> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| if i % 2 == 1 { "_" } else { kind })
+        .collect();
+    SERVED.contains(&shape.join("/").as_str())
 }
 
 fn ok(body: Value) -> Result<Response, ArmError> {
@@ -476,4 +497,47 @@ fn plan_reprotect_refused(plan: &str) -> ArmError {
         .causes("Reprotect of VMware virtual machines needs per-machine input (master target, process server, retention drive, datastore), which a recovery plan reprotect cannot carry.")
         .action("Reprotect each protected item of the plan with the InMage reprotect input."),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_shapes_ignore_names() {
+        assert!(known_shape(&["replicationfabrics", "cs01"]));
+        assert!(known_shape(&[
+            "replicationfabrics",
+            "x",
+            "replicationprotectioncontainers",
+            "y",
+            "replicationprotecteditems",
+            "z",
+            "reprotect"
+        ]));
+        assert!(!known_shape(&[
+            "replicationfabrics",
+            "x",
+            "replicationprotectioncontainers",
+            "y",
+            "replicationprotecteditems",
+            "z",
+            "unplannedfailover"
+        ]));
+        assert!(!known_shape(&["replicationstorageclassifications"]));
+    }
+
+    #[test]
+    fn plan_filter_is_powershells() {
+        assert_eq!(
+            parse_plan_filter("RecoveryPlanName eq 'erp-plan'").as_deref(),
+            Some("erp-plan")
+        );
+        assert_eq!(
+            parse_plan_filter("recoveryplanname EQ 'p'").as_deref(),
+            Some("p")
+        );
+        assert_eq!(parse_plan_filter("Name eq 'p'"), None);
+        assert_eq!(parse_plan_filter("RecoveryPlanName eq p"), None);
+    }
 }
