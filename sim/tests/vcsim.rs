@@ -784,3 +784,122 @@ fn start_estate_serves_an_estate_value_and_drop_stops_the_process() {
     drop(sim);
     assert!(!proc_dir.exists(), "harness {pid} still running after drop");
 }
+
+/// Runs the govmomi anchor against a harness and returns (vms, round_trips).
+fn run_anchor(sim: &Vcsim, user: &str, password: &str) -> (usize, usize) {
+    let anchor = failback_sim::vcsim::anchor().expect("anchor built");
+    let output = std::process::Command::new(&anchor)
+        .args(["-url", &sim.url, "-user", user, "-ca-file"])
+        .arg(&sim.ca_file)
+        .args(["-timeout", "60s"])
+        .env("VSPHERE_PASSWORD", password)
+        .output()
+        .expect("anchor runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.trim();
+    assert!(line.starts_with("anchor vms="), "{line}");
+    let field = |key: &str| -> usize {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in `{line}`"))
+    };
+    assert!(line.contains(" wall_s="), "{line}");
+    (field("vms="), field("round_trips="))
+}
+
+#[test]
+fn the_anchor_discovers_every_vm_in_round_trips_that_do_not_grow_with_vms() {
+    let small = Vcsim::start_estate(&failback_sim::vcsim::scale_estate(10)).expect("10 VMs");
+    let (vms, small_trips) = run_anchor(&small, "administrator@vsphere.local", "VMware1!");
+    assert_eq!(vms, 10);
+    drop(small);
+
+    let larger = Vcsim::start_estate(&failback_sim::vcsim::scale_estate(150)).expect("150 VMs");
+    let (vms, larger_trips) = run_anchor(&larger, "administrator@vsphere.local", "VMware1!");
+    assert_eq!(vms, 150);
+    assert_eq!(larger_trips, small_trips);
+
+    // The anchor honours the harness's users too.
+    let anchor = failback_sim::vcsim::anchor().expect("anchor built");
+    let output = std::process::Command::new(&anchor)
+        .args(["-url", &larger.url, "-user", "administrator@vsphere.local"])
+        .args(["-password", "wrong", "-ca-file"])
+        .arg(&larger.ca_file)
+        .output()
+        .expect("anchor runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("incorrect user name or password"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_delay_keeps_the_task_running_before_its_outcome() {
+    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
+    let mut estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    let vm = estate
+        .vcenter
+        .vms
+        .iter_mut()
+        .find(|v| v.name == "mt-win-01")
+        .expect("mt-win-01");
+    vm.extra_config
+        .insert("failback.sim.taskDelayMs".to_owned(), "1500".to_owned());
+    let sim = Vcsim::start_estate(&estate).expect("harness starts");
+    let mut soap = Soap::logged_in(&sim, "asr@vsphere.local", "s3cret").await;
+    let vm = soap.inventory().await["mt-win-01"].moref.clone();
+
+    let task = reconfigure(&mut soap, &vm, "disk.EnableUUID", "TRUE").await;
+    assert_eq!(
+        soap.task_info(&task).await.prop("info.state").as_deref(),
+        Some("running")
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = soap.task_info(&task).await.prop("info.state");
+        if state.as_deref() == Some("success") {
+            break;
+        }
+        assert_eq!(state.as_deref(), Some("running"));
+        assert!(std::time::Instant::now() < deadline, "task never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        extra_config(&mut soap, &vm).await,
+        [("disk.EnableUUID".to_owned(), "TRUE".to_owned())]
+    );
+}
+
+/// Startup of generated estates; a measurement, not a check (run with `--ignored
+/// --nocapture`). Prints one `vcsim_startup` line per size.
+#[test]
+#[ignore = "measurement: takes minutes on a loaded machine"]
+fn measure_startup_of_generated_estates() {
+    for n in [100, 1000, 5000] {
+        let sim = Vcsim::start_estate(&failback_sim::vcsim::scale_estate(n)).expect("starts");
+        let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", sim.pid))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        let started = std::time::Instant::now();
+        let (vms, trips) = run_anchor(&sim, "administrator@vsphere.local", "VMware1!");
+        println!(
+            "vcsim_startup vms={n} startup_s={:.2} rss_mb={} anchor_vms={vms} anchor_round_trips={trips} anchor_s={:.2}",
+            sim.startup.as_secs_f64(),
+            rss_kb / 1024,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -56,6 +57,7 @@ func run() error {
 	noTLS := flag.Bool("no-tls", false, "serve plain HTTP instead of HTTPS")
 	certDir := flag.String("cert-dir", "", "where to write ca.pem and server.pem (default: a temp dir, removed at exit)")
 	trace := flag.Bool("trace", false, "log every SOAP request and response to stderr")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the startup to this file")
 	flag.Parse()
 	if *estatePath == "" {
 		return errors.New("--estate FILE is required")
@@ -76,7 +78,19 @@ func run() error {
 		return err
 	}
 
-	workDir, err := os.MkdirTemp("", "failback-vcsim-")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
+	}
+
+	// vcsim writes a few files per VM; on tmpfs that costs no disk I/O.
+	workDir, err := os.MkdirTemp(scratchDir(), "failback-vcsim-")
 	if err != nil {
 		return err
 	}
@@ -101,6 +115,7 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("estate %s: %w", *estatePath, err)
 	}
+	pprof.StopCPUProfile()
 	hs := newHarness(inv, est)
 	install(hs)
 
@@ -184,4 +199,20 @@ func run() error {
 	defer cancel()
 	_ = server.Shutdown(shutdown)
 	return nil
+}
+
+// scratchDir is where the simulated datastores' files go: /dev/shm when it is usable and
+// TMPDIR is not set, else the usual temp dir.
+func scratchDir() string {
+	if os.Getenv("TMPDIR") == "" {
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			if f, err := os.CreateTemp("/dev/shm", ".failback-vcsim-probe-"); err == nil {
+				name := f.Name()
+				_ = f.Close()
+				_ = os.Remove(name)
+				return "/dev/shm"
+			}
+		}
+	}
+	return os.TempDir()
 }
