@@ -306,7 +306,12 @@ impl Vcsim {
                 message: "TLS fields missing".to_owned(),
             });
         };
-        let (child, stdin) = sim.into_parts();
+        let Some((child, stdin)) = sim.into_parts() else {
+            return Err(VcsimError::Exited {
+                status: "lost track of the process".to_owned(),
+                stderr: stderr_text(&stderr),
+            });
+        };
         Ok(Vcsim {
             url: ready.url,
             ca_file,
@@ -397,11 +402,10 @@ impl PendingChild {
         }
     }
 
-    fn into_parts(mut self) -> (Child, Option<ChildStdin>) {
+    /// Hands the child over to a started [`Vcsim`] (which then owns stopping it).
+    fn into_parts(mut self) -> Option<(Child, Option<ChildStdin>)> {
         let stdin = self.stdin.take();
-        // `child` is only taken here, once, after a successful start.
-        let child = self.child.take().unwrap_or_else(|| unreachable!());
-        (child, stdin)
+        self.child.take().map(|child| (child, stdin))
     }
 }
 
