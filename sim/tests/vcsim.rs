@@ -903,3 +903,104 @@ fn measure_startup_of_generated_estates() {
         );
     }
 }
+
+/// Starts the binary directly and returns the child and its ready line.
+fn spawn_binary(args: &[&str]) -> (std::process::Child, serde_json::Value) {
+    use std::io::BufRead as _;
+    let binary = failback_sim::vcsim::build().expect("harness built");
+    let mut child = std::process::Command::new(binary)
+        .arg("--estate")
+        .arg(estate_path("vcenter-basic.json"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
+    let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (child, ready)
+}
+
+fn wait_with_deadline(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("harness did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_ready_line_is_one_json_object_and_sigterm_stops_cleanly() {
+    let (mut child, ready) = spawn_binary(&[]);
+    let keys: Vec<&str> = ready
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "url",
+        "ca_file",
+        "thumbprint_sha256",
+        "thumbprint_sha1",
+        "datacenter",
+        "users",
+        "pid",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {ready}");
+    }
+    assert_eq!(ready["pid"].as_u64(), Some(u64::from(child.id())));
+    let ca_file = PathBuf::from(ready["ca_file"].as_str().expect("ca_file"));
+    assert!(ca_file.exists());
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let status = wait_with_deadline(&mut child);
+    assert!(status.success(), "{status}");
+    // Its temp dir (holding the default cert dir) is gone.
+    assert!(!ca_file.exists(), "{} left behind", ca_file.display());
+}
+
+#[tokio::test]
+async fn plain_http_on_request_and_never_off_loopback() {
+    let (mut child, ready) = spawn_binary(&["--no-tls"]);
+    let url = ready["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(ready["ca_file"].is_null() && ready["thumbprint_sha256"].is_null());
+    let body = reqwest::get(url.replace("/sdk", "/sdk/vimServiceVersions.xml"))
+        .await
+        .expect("plain HTTP answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(body.contains("urn:vim25"), "{body}");
+    drop(child.stdin.take());
+    assert!(wait_with_deadline(&mut child).success());
+
+    let binary = failback_sim::vcsim::build().expect("harness built");
+    let output = std::process::Command::new(binary)
+        .arg("--estate")
+        .arg(estate_path("vcenter-basic.json"))
+        .args(["--listen", "0.0.0.0:0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("only loopback addresses"), "{stderr}");
+    assert!(output.stdout.is_empty());
+}

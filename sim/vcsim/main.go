@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -53,6 +54,29 @@ func main() {
 
 func run() error {
 	started := time.Now()
+	// Catch signals from the start: a parent may stop us the moment it reads the ready line.
+	stop := make(chan string, 2)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	var serving atomic.Bool
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	halt := func(why string) {
+		if !serving.Load() {
+			// Still laying out the estate: stop that; run returns and cleans up.
+			log.Printf("stopping during startup: %s", why)
+			interrupt()
+		}
+		stop <- why
+	}
+	go func() { halt((<-signals).String()) }()
+	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		// A parent that started us with a pipe on stdin stops us by closing it, or by dying.
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			halt("stdin closed")
+		}()
+	}
 	estatePath := flag.String("estate", "", "estate JSON file (its `vcenter` half is served)")
 	listen := flag.String("listen", "127.0.0.1:0", "loopback address to listen on (port 0 picks a free one)")
 	noTLS := flag.Bool("no-tls", false, "serve plain HTTP instead of HTTPS")
@@ -107,7 +131,6 @@ func run() error {
 	}
 	defer model.Remove()
 
-	ctx := context.Background()
 	client, err := vim25.NewClient(ctx, model.Service)
 	if err != nil {
 		return err
@@ -169,6 +192,7 @@ func run() error {
 		go func() { serveErr <- server.ServeTLS(ln, "", "") }()
 	}
 
+	serving.Store(true)
 	ready.StartupMS = time.Since(started).Milliseconds()
 	line, err := json.Marshal(ready)
 	if err != nil {
@@ -180,18 +204,6 @@ func run() error {
 	log.Printf("serving %s (%d hosts, %d datastores, %d VMs) in %d ms",
 		ready.URL, len(est.Hosts), len(est.Datastores), len(est.VMs), ready.StartupMS)
 
-	stop := make(chan string, 2)
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	go func() { stop <- (<-signals).String() }()
-	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
-		// A parent that started us with a pipe on stdin stops us by closing it, or by dying.
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop <- "stdin closed"
-		}()
-	}
-
 	select {
 	case why := <-stop:
 		log.Printf("stopping: %s", why)
@@ -200,7 +212,7 @@ func run() error {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	shutdown, cancel := context.WithTimeout(ctx, 2*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = server.Shutdown(shutdown)
 	return nil
