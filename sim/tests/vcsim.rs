@@ -354,6 +354,40 @@ async fn privileges_are_answered_per_user_from_the_estate() {
         .filter_map(|p| p.split("</privileges>").next().map(str::to_owned))
         .collect();
     assert_eq!(privs, ["System.Anonymous", "System.View", "System.Read"]);
+
+    // effectiveRole names the caller's own role, whose privileges are the estate's.
+    let reply = ro
+        .retrieve(&[("VirtualMachine", &["name", "effectiveRole"])], None)
+        .await;
+    let roles: Vec<String> = objects(&reply.body)
+        .iter()
+        .map(|o| text_of(o.raw("effectiveRole"), "int").unwrap_or_default())
+        .collect();
+    assert_eq!(roles.len(), 5);
+    let role = roles[0].clone();
+    assert!(roles.iter().all(|r| *r == role), "{roles:?}");
+    assert_ne!(role, "-1", "vcsim's Admin role leaked");
+    let reply = ro
+        .call(r#"<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><specSet><propSet><type>AuthorizationManager</type><pathSet>roleList</pathSet></propSet><objectSet><obj type="AuthorizationManager">AuthorizationManager</obj></objectSet></specSet><options/></RetrievePropertiesEx>"#)
+        .await;
+    let listed = reply
+        .body
+        .split("<AuthorizationRole>")
+        .find(|r| text_of(r, "roleId").as_deref() == Some(role.as_str()))
+        .unwrap_or_else(|| panic!("role {role} not in roleList"));
+    assert!(
+        listed.contains("<name>failback-estate-readonly@vsphere.local</name>"),
+        "{listed}"
+    );
+    let role_privs: Vec<String> = listed
+        .split("<privilege>")
+        .skip(1)
+        .filter_map(|p| p.split("</privilege>").next().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        role_privs,
+        ["System.Anonymous", "System.View", "System.Read"]
+    );
 }
 
 #[tokio::test]
