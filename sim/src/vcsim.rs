@@ -116,7 +116,8 @@ pub struct Vcsim {
     child: Child,
     stdin: Option<ChildStdin>,
     stderr: Arc<Mutex<String>>,
-    // Holds the estate file (for start_estate) and the certificates; removed on drop.
+    // Holds the estate file (for start_estate), the certificates and the harness's work
+    // dir; removed on drop, after the process is gone.
     _dir: tempfile::TempDir,
 }
 
@@ -231,6 +232,8 @@ impl Vcsim {
             .arg("127.0.0.1:0")
             .arg("--cert-dir")
             .arg(dir.path().join("certs"))
+            .arg("--work-dir")
+            .arg(dir.path().join("work"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -420,11 +423,20 @@ fn authority_of(url: &str) -> &str {
     rest.split('/').next().unwrap_or(rest)
 }
 
+/// The directory of one harness run (estate copy, certificates, the simulated datastores'
+/// files): on tmpfs when there is one, since vcsim writes files for every VM. It is ours to
+/// remove, so nothing is left behind even when the harness had to be killed.
 fn tempdir() -> Result<tempfile::TempDir, VcsimError> {
-    tempfile::Builder::new()
-        .prefix("failback-vcsim-run-")
-        .tempdir()
-        .map_err(VcsimError::WriteEstate)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("failback-vcsim-run-");
+    let shm = Path::new("/dev/shm");
+    if std::env::var_os("TMPDIR").is_none()
+        && shm.is_dir()
+        && let Ok(dir) = builder.tempdir_in(shm)
+    {
+        return Ok(dir);
+    }
+    builder.tempdir().map_err(VcsimError::WriteEstate)
 }
 
 fn describe(status: Option<ExitStatus>) -> String {

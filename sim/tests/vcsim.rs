@@ -815,8 +815,17 @@ fn start_estate_serves_an_estate_value_and_drop_stops_the_process() {
     let pid = sim.pid;
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
     assert!(proc_dir.exists());
+    // The run's directory (certificates, the datastores' files) goes with it.
+    let run_dir = sim
+        .ca_file
+        .parent()
+        .and_then(Path::parent)
+        .expect("ca file sits in <run dir>/certs")
+        .to_owned();
+    assert!(run_dir.join("work").is_dir());
     drop(sim);
     assert!(!proc_dir.exists(), "harness {pid} still running after drop");
+    assert!(!run_dir.exists(), "{} left behind", run_dir.display());
 }
 
 /// Runs the govmomi anchor against a harness and returns (vms, round_trips).

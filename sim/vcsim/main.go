@@ -83,6 +83,7 @@ func run() error {
 	certDir := flag.String("cert-dir", "", "where to write ca.pem and server.pem (default: a temp dir, removed at exit)")
 	trace := flag.Bool("trace", false, "log every SOAP request and response to stderr")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the startup to this file")
+	workDirFlag := flag.String("work-dir", "", "directory for the simulated datastores' files, left for the caller to remove (default: a temp dir, removed at exit)")
 	flag.Parse()
 	if *estatePath == "" {
 		return errors.New("--estate FILE is required")
@@ -114,12 +115,18 @@ func run() error {
 		defer f.Close()
 	}
 
-	// vcsim writes a few files per VM; on tmpfs that costs no disk I/O.
-	workDir, err := os.MkdirTemp(scratchDir(), "failback-vcsim-")
-	if err != nil {
-		return err
+	// vcsim writes a few files per VM; on tmpfs that costs no disk I/O. A caller that may
+	// have to kill us hard passes --work-dir inside a directory it cleans up itself.
+	workDir := *workDirFlag
+	if workDir == "" {
+		workDir, err = os.MkdirTemp(scratchDir(), "failback-vcsim-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(workDir)
+	} else if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return fmt.Errorf("--work-dir %s: %w", workDir, err)
 	}
-	defer os.RemoveAll(workDir)
 
 	simulator.Trace = *trace
 	model := simulator.VPX()
@@ -212,9 +219,9 @@ func run() error {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = server.Shutdown(shutdown)
+	// Abruptly, not gracefully: a stopped vCenter drops in-flight calls (long polls
+	// included), which is what tests of "server gone" expect to see.
+	_ = server.Close()
 	return nil
 }
 
