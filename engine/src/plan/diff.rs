@@ -2,19 +2,20 @@
 //! giving the actions to take (with their direct prerequisites), the reprotects done
 //! as declared, those that drifted, and those that cannot be planned, with why.
 //!
-//! Names from the configuration are matched against the vault case-insensitively, as
-//! ASR itself compares them. Rules (`crate::rules`) report the same missing links as
-//! findings; here a missing link only keeps an action out of the plan, with its
-//! reason, so that nothing disappears silently.
+//! The chain from each reprotect to the vault is followed by [`crate::resolve`], the
+//! same resolution the rules use, so a missing link has one reason everywhere. The
+//! rules report missing links as findings; here a missing link only keeps an action
+//! out of the plan, with its reason, so that nothing disappears silently.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use crate::config::{Address, Config, Reprotect};
+use crate::config::{Address, Config};
 use crate::observe::Observed;
-use crate::observe::vault::{Fabric, ProtectedItem, VaultInventory};
+use crate::observe::vault::ProtectedItem;
 use crate::provider::{ProviderAction, ReprotectRequest};
+use crate::resolve::{Link, ResolvedReprotect, normalize_volume, resolve};
 
 use super::Fix;
 use super::model::{ChangeKind, NotPlanned, PlannedAction, ResourceDrift, kinds};
@@ -67,16 +68,19 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
             depends_on: Vec::new(),
             unit: None,
             destructive: change == ChangeKind::Delete,
+            rule: Some(fix.rule.clone()),
             reason: format!("{} ({})", fix.reason, fix.rule),
             before: fix.before.clone(),
             after: fix.after.clone(),
         });
     }
 
-    let mut reprotects: Vec<&Reprotect> = config.reprotects.iter().collect();
-    reprotects.sort_by(|a, b| a.address.cmp(&b.address));
-    for reprotect in reprotects {
-        match classify(config, observed, reprotect) {
+    let resolution = resolve(config, observed);
+    let mut reprotects: Vec<&ResolvedReprotect<'_>> = resolution.reprotects.iter().collect();
+    reprotects.sort_by(|a, b| a.config.address.cmp(&b.config.address));
+    for resolved in reprotects {
+        let reprotect = resolved.config;
+        match classify(resolved) {
             Verdict::NotPlanned(reason) => out.not_planned.push(NotPlanned {
                 address: reprotect.address.clone(),
                 reason,
@@ -109,6 +113,7 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
                         depends_on: Vec::new(),
                         unit: None,
                         destructive: false,
+                        rule: Some("FB117".to_owned()),
                         reason: "the item's agent has not registered with the configuration \
                                  server yet; reprotect would fail with \"agent not \
                                  installed\" (FB117)"
@@ -129,6 +134,7 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
                     depends_on,
                     unit: None,
                     destructive: false,
+                    rule: None,
                     reason: planned.reason,
                     before: planned.before,
                     after: planned.after,
@@ -177,114 +183,22 @@ struct PlannedReprotect {
     after: Value,
 }
 
-/// The chain reprotect → process server → configuration server → vault → fabric →
-/// protected item, each link with the reason it is missing.
-struct Located<'a> {
-    vault_address: String,
-    inventory: &'a VaultInventory,
-    fabric: &'a Fabric,
-    item: &'a ProtectedItem,
-}
-
 fn eq(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }
 
-fn locate<'a>(
-    config: &Config,
-    observed: &'a Observed,
-    reprotect: &Reprotect,
-) -> Result<Located<'a>, String> {
-    let ps_address = &reprotect.process_server.target;
-    let process_server = config
-        .process_server(ps_address)
-        .ok_or_else(|| format!("{ps_address} is not declared"))?;
-    let cs_address = &process_server.configuration_server.target;
-    let configuration_server = config
-        .configuration_server(cs_address)
-        .ok_or_else(|| format!("{cs_address} is not declared"))?;
-    let vault_address = configuration_server.vault.target.to_string();
-    let inventory = observed
-        .vaults
-        .get(&vault_address)
-        .ok_or_else(|| format!("{vault_address} was not discovered"))?;
-    let fabric = inventory
-        .fabrics
-        .iter()
-        .find(|fabric| eq(&fabric.name, &configuration_server.fabric))
-        .ok_or_else(|| {
-            format!(
-                "{vault_address} has no configuration server (fabric) named {:?}",
-                configuration_server.fabric
-            )
-        })?;
-    let item = inventory
-        .protected_items
-        .iter()
-        .find(|item| eq(&item.name, &reprotect.protected_item))
-        .or_else(|| {
-            inventory
-                .protected_items
-                .iter()
-                .find(|item| eq(&item.friendly_name, &reprotect.protected_item))
-        })
-        .ok_or_else(|| {
-            format!(
-                "{vault_address} has no protected item named {:?}",
-                reprotect.protected_item
-            )
-        })?;
-    Ok(Located {
-        vault_address,
-        inventory,
-        fabric,
-        item,
-    })
+/// The link, or the reason it is missing, as one sentence for `not_planned`.
+fn need<'a, T: ?Sized>(link: &Link<'a, T>) -> Result<&'a T, String> {
+    link.as_ref()
+        .map(|found| *found)
+        .map_err(|missing| missing.reason.clone())
 }
 
-/// The values the configuration declares for a reprotect, by name.
-struct Declared {
-    master_target: String,
-    retention_volume: String,
-    datastore: Option<String>,
-}
-
-fn declared(config: &Config, reprotect: &Reprotect) -> Result<Declared, String> {
-    let mt_address = &reprotect.master_target.target;
-    let master_target = config
-        .master_target(mt_address)
-        .ok_or_else(|| format!("{mt_address} is not declared"))?;
-    let datastore = reprotect.datastore.clone().or_else(|| {
-        config
-            .recovery_plans
-            .iter()
-            .filter(|plan| {
-                plan.members
-                    .iter()
-                    .any(|member| member.target == reprotect.address)
-            })
-            .find_map(|plan| plan.datastore.clone())
-    });
-    Ok(Declared {
-        master_target: master_target.server_name.clone(),
-        retention_volume: reprotect
-            .retention_volume
-            .clone()
-            .unwrap_or_else(|| master_target.retention_volume.clone()),
-        datastore,
-    })
-}
-
-fn classify(config: &Config, observed: &Observed, reprotect: &Reprotect) -> Verdict {
-    let located = match locate(config, observed, reprotect) {
-        Ok(located) => located,
+fn classify(resolved: &ResolvedReprotect<'_>) -> Verdict {
+    let item = match need(&resolved.protected_item) {
+        Ok(item) => item,
         Err(reason) => return Verdict::NotPlanned(reason),
     };
-    let declared = match declared(config, reprotect) {
-        Ok(declared) => declared,
-        Err(reason) => return Verdict::NotPlanned(reason),
-    };
-    let item = located.item;
     let state = item.protection_state.as_str();
     if eq(state, UNPLANNED_FAILOVER_COMMITTED) {
         if !item
@@ -299,7 +213,7 @@ fn classify(config: &Config, observed: &Observed, reprotect: &Reprotect) -> Verd
                 list_or_none(&item.allowed_operations)
             ));
         }
-        return match reprotect_request(config, &located, reprotect, &declared) {
+        return match reprotect_request(resolved, item) {
             Ok(planned) => Verdict::Reprotect(planned),
             Err(reason) => Verdict::NotPlanned(reason),
         };
@@ -309,7 +223,7 @@ fn classify(config: &Config, observed: &Observed, reprotect: &Reprotect) -> Verd
         .as_deref()
         .is_some_and(|kind| eq(kind, REVERSE_INSTANCE_TYPE));
     if eq(state, PROTECTED) && reverse {
-        return compare_reverse(&located, reprotect, &declared);
+        return compare_reverse(resolved, item);
     }
     if eq(state, PROTECTED) {
         return Verdict::NotPlanned(format!(
@@ -335,36 +249,38 @@ fn list_or_none(items: &[String]) -> String {
 
 /// An item protected in the reverse direction: unchanged when it uses the declared
 /// master target, retention volume and datastore, drifted otherwise. A value the
-/// vault does not report cannot be compared and is not called drift.
-fn compare_reverse(located: &Located<'_>, reprotect: &Reprotect, declared: &Declared) -> Verdict {
-    let Some(reverse) = &located.item.reverse else {
+/// vault does not report, or a declaration that does not resolve, cannot be compared
+/// and is not called drift (the rules report what is missing).
+fn compare_reverse(resolved: &ResolvedReprotect<'_>, item: &ProtectedItem) -> Verdict {
+    let Some(reverse) = &item.reverse else {
         return Verdict::Unchanged;
     };
     let mut attributes = Vec::new();
     let mut before = serde_json::Map::new();
     let mut after = serde_json::Map::new();
-    if let Some(mt_id) = &reverse.master_target_id {
-        let observed_name = located
+    if let (Some(mt_id), Ok(declared)) = (&reverse.master_target_id, &resolved.master_target) {
+        let observed_name = resolved
             .fabric
-            .master_targets
-            .iter()
-            .find(|mt| eq(&mt.id, mt_id))
+            .as_ref()
+            .ok()
+            .and_then(|fabric| fabric.master_targets.iter().find(|mt| eq(&mt.id, mt_id)))
             .map(|mt| mt.name.as_str())
             .unwrap_or_else(|| super::model::arm_name(mt_id));
-        if !eq(observed_name, &declared.master_target) {
+        if !eq(observed_name, &declared.server_name) {
             attributes.push("master_target".to_owned());
             before.insert("master_target".into(), json!(observed_name));
-            after.insert("master_target".into(), json!(declared.master_target));
+            after.insert("master_target".into(), json!(declared.server_name));
         }
     }
-    if let Some(volume) = &reverse.retention_volume
-        && !eq(volume, &declared.retention_volume)
+    if let (Some(volume), Ok(declared)) =
+        (&reverse.retention_volume, &resolved.retention_volume_name)
+        && normalize_volume(volume) != normalize_volume(declared)
     {
         attributes.push("retention_volume".to_owned());
         before.insert("retention_volume".into(), json!(volume));
-        after.insert("retention_volume".into(), json!(declared.retention_volume));
+        after.insert("retention_volume".into(), json!(declared));
     }
-    if let (Some(observed), Some(wanted)) = (&reverse.datastore, &declared.datastore)
+    if let (Some(observed), Ok(wanted)) = (&reverse.datastore, &resolved.datastore_name)
         && !eq(observed, wanted)
     {
         attributes.push("datastore".to_owned());
@@ -374,15 +290,16 @@ fn compare_reverse(located: &Located<'_>, reprotect: &Reprotect, declared: &Decl
     if attributes.is_empty() {
         return Verdict::Unchanged;
     }
+    let names: Vec<String> = attributes.iter().map(|a| a.replace('_', " ")).collect();
     Verdict::Drifted(ResourceDrift {
-        address: reprotect.address.clone(),
-        protected_item: located.item.name.clone(),
+        address: resolved.config.address.clone(),
+        protected_item: item.name.clone(),
         reason: format!(
             "{} is already reprotected, but with another {}; failback cannot change \
              this in place: disable replication and reprotect again, or declare what is \
              there",
-            located.item.name,
-            attributes.join(", ").replace('_', " ")
+            item.name,
+            names.join(" and ")
         ),
         attributes,
         before: Value::Object(before),
@@ -391,43 +308,17 @@ fn compare_reverse(located: &Located<'_>, reprotect: &Reprotect, declared: &Decl
 }
 
 fn reprotect_request(
-    config: &Config,
-    located: &Located<'_>,
-    reprotect: &Reprotect,
-    declared: &Declared,
+    resolved: &ResolvedReprotect<'_>,
+    item: &ProtectedItem,
 ) -> Result<PlannedReprotect, String> {
-    let fabric = located.fabric;
-    let item = located.item;
-    let vault = &located.vault_address;
-    let master_target = fabric
-        .master_targets
-        .iter()
-        .find(|mt| eq(&mt.name, &declared.master_target))
-        .ok_or_else(|| {
-            format!(
-                "configuration server {:?} reports no master target named {:?}",
-                fabric.name, declared.master_target
-            )
-        })?;
-    let ps_address = &reprotect.process_server.target;
-    let ps_name = config
-        .process_server(ps_address)
-        .map(|ps| ps.server_name.clone())
-        .ok_or_else(|| format!("{ps_address} is not declared"))?;
-    let process_server = fabric
-        .process_servers
-        .iter()
-        .find(|ps| eq(&ps.friendly_name, &ps_name))
-        .ok_or_else(|| {
-            format!(
-                "configuration server {:?} reports no process server named {ps_name:?}",
-                fabric.name
-            )
-        })?;
-    let datastore = declared
-        .datastore
-        .clone()
-        .ok_or_else(|| format!("{} names no datastore (FB118)", reprotect.address))?;
+    let reprotect = resolved.config;
+    let configuration_server = need(&resolved.configuration_server)?;
+    let fabric = need(&resolved.fabric)?;
+    let master_target = need(&resolved.fabric_master_target)?;
+    let process_server = need(&resolved.fabric_process_server)?;
+    let datastore = need(&resolved.datastore_name).map_err(|reason| format!("{reason} (FB118)"))?;
+    let retention_volume = need(&resolved.retention_volume_name)?;
+    let policy = need(&resolved.policy)?;
     let run_as_account_id = match &reprotect.run_as_account {
         None => None,
         Some(name) => Some(
@@ -444,104 +335,35 @@ fn reprotect_request(
                 })?,
         ),
     };
-    let policy = failback_policy(config, located.inventory, item, reprotect)?;
 
     let request = ReprotectRequest {
         protected_item_id: item.id.clone(),
         master_target_id: master_target.id.clone(),
         process_server_id: process_server.id.clone(),
-        retention_drive: declared.retention_volume.clone(),
-        datastore_name: datastore.clone(),
+        retention_drive: retention_volume.to_owned(),
+        datastore_name: datastore.to_owned(),
         run_as_account_id,
-        policy_id: policy.0.clone(),
+        policy_id: policy.id.clone(),
     };
     Ok(PlannedReprotect {
-        vault: vault.clone(),
+        vault: configuration_server.vault.target.to_string(),
         agent_registered: item.agent_last_heartbeat.is_some(),
         reason: format!(
             "{} is failed over to Azure and committed; replication back to \
              on-premises is not set up",
             item.name
         ),
-        before: json!({
-            "protection_state": item.protection_state,
-            "active_location": item.active_location,
-        }),
+        before: json!({ "protection_state": item.protection_state }),
         after: json!({
             "protection_state": "Protected",
             "direction": "Azure to on-premises",
             "master_target": master_target.name,
             "process_server": process_server.friendly_name,
-            "retention_volume": declared.retention_volume,
+            "retention_volume": retention_volume,
             "datastore": datastore,
-            "policy": policy.1,
+            "policy": policy.name,
             "run_as_account": reprotect.run_as_account,
         }),
         request,
     })
-}
-
-/// The failback (InMage) policy: the declared one by name, or else the only one the
-/// vault has, or else the one ASR made with the item's forward policy
-/// (`<forward>-failback`).
-fn failback_policy(
-    config: &Config,
-    inventory: &VaultInventory,
-    item: &ProtectedItem,
-    reprotect: &Reprotect,
-) -> Result<(String, String), String> {
-    let as_pair = |policy: &crate::observe::vault::Policy| (policy.id.clone(), policy.name.clone());
-    if let Some(reference) = &reprotect.policy {
-        let declared = config
-            .failback_policy(&reference.target)
-            .ok_or_else(|| format!("{} is not declared", reference.target))?;
-        return inventory
-            .policies
-            .iter()
-            .find(|policy| {
-                eq(&policy.name, &declared.policy_name)
-                    || eq(&policy.friendly_name, &declared.policy_name)
-            })
-            .map(as_pair)
-            .ok_or_else(|| {
-                format!(
-                    "the vault has no policy named {:?} ({})",
-                    declared.policy_name, reference.target
-                )
-            });
-    }
-    let failback: Vec<_> = inventory
-        .policies
-        .iter()
-        .filter(|policy| eq(&policy.instance_type, REVERSE_INSTANCE_TYPE))
-        .collect();
-    if let [only] = failback.as_slice() {
-        return Ok(as_pair(only));
-    }
-    let forward_name = item.policy_id.as_deref().and_then(|id| {
-        inventory
-            .policies
-            .iter()
-            .find(|policy| eq(&policy.id, id))
-            .map(|policy| policy.name.clone())
-    });
-    if let Some(forward) = forward_name {
-        let paired = format!("{forward}-failback");
-        if let Some(policy) = failback.iter().find(|policy| eq(&policy.name, &paired)) {
-            return Ok(as_pair(policy));
-        }
-    }
-    if failback.is_empty() {
-        Err(
-            "the vault has no failback (InMage) policy; ASR creates one with the \
-             forward replication policy"
-                .to_owned(),
-        )
-    } else {
-        Err(format!(
-            "the vault has {} failback policies and none pairs with the item's forward \
-             policy; name one with `policy = failback_policy.NAME`",
-            failback.len()
-        ))
-    }
 }

@@ -107,6 +107,8 @@ pub struct PlannedAction {
     pub unit: Option<String>,
     /// Removes something that cannot be brought back (snapshots).
     pub destructive: bool,
+    /// The rule that asked for the action (`FB107`, `FB117`), when one did.
+    pub rule: Option<String>,
     /// Why the action is needed, in one sentence (with the rule id when a rule asked
     /// for it).
     pub reason: String,

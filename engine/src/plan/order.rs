@@ -119,17 +119,31 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
 fn assign_units(config: &Config, actions: &mut [PlannedAction]) -> Vec<ReprotectUnit> {
     let mut plans: Vec<_> = config.recovery_plans.iter().collect();
     plans.sort_by(|a, b| a.address.cmp(&b.address));
+    let mut by_address: BTreeMap<Address, Vec<usize>> = BTreeMap::new();
+    for (i, action) in actions.iter().enumerate() {
+        by_address
+            .entry(action.address.clone())
+            .or_default()
+            .push(i);
+    }
     let mut units = Vec::new();
     for plan in plans {
         let id = plan.address.to_string();
         let members: Vec<Address> = plan.members.iter().map(|m| m.target.clone()).collect();
         let mut unit_actions = Vec::new();
-        for action in actions.iter_mut() {
-            // A member's own actions belong to the unit; a master target fix may serve
-            // several units and stays outside.
-            if members.contains(&action.address) && action.unit.is_none() {
-                action.unit = Some(id.clone());
-                unit_actions.push(action.id.clone());
+        // A member's own actions belong to the unit; a master target fix may serve
+        // several units and stays outside.
+        for member in &members {
+            for &i in by_address
+                .get(member)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let action = &mut actions[i];
+                if action.unit.is_none() {
+                    action.unit = Some(id.clone());
+                    unit_actions.push(action.id.clone());
+                }
             }
         }
         units.push(ReprotectUnit {
@@ -146,15 +160,22 @@ fn assign_units(config: &Config, actions: &mut [PlannedAction]) -> Vec<Reprotect
 
 /// Every member reprotect of a unit waits for the prerequisites of all members.
 fn add_unit_edges(units: &[ReprotectUnit], actions: &mut [PlannedAction]) {
-    for unit in units {
-        let member_reprotects: Vec<usize> = actions
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| {
-                a.unit.as_deref() == Some(unit.id.as_str()) && a.kind == kinds::REPROTECT
-            })
-            .map(|(i, _)| i)
-            .collect();
+    let by_id: BTreeMap<&str, usize> = actions
+        .iter()
+        .enumerate()
+        .map(|(i, action)| (action.id.as_str(), i))
+        .collect();
+    let member_reprotects_of: Vec<Vec<usize>> = units
+        .iter()
+        .map(|unit| {
+            unit.actions
+                .iter()
+                .filter_map(|id| by_id.get(id.as_str()).copied())
+                .filter(|&i| actions[i].kind == kinds::REPROTECT)
+                .collect()
+        })
+        .collect();
+    for member_reprotects in member_reprotects_of {
         let shared: BTreeSet<String> = member_reprotects
             .iter()
             .flat_map(|&i| actions[i].depends_on.iter().cloned())

@@ -122,14 +122,14 @@ fn every_missing_link_keeps_the_reprotect_out_with_its_reason() {
             Box::new(|w| w.observed.vaults.clear()),
         ),
         (
-            "no protected item named \"web01\"",
+            "no protected item named web01",
             Box::new(|w| {
                 let vault = w.observed.vaults.get_mut("vault.dr").unwrap();
                 vault.protected_items.retain(|i| i.name != "web01");
             }),
         ),
         (
-            "no master target named \"mt-linux-01\"",
+            "mt-linux-01",
             Box::new(|w| {
                 let vault = w.observed.vaults.get_mut("vault.dr").unwrap();
                 vault.fabrics[0]
@@ -138,7 +138,7 @@ fn every_missing_link_keeps_the_reprotect_out_with_its_reason() {
             }),
         ),
         (
-            "no process server named \"ps-azure-01\"",
+            "ps-azure-01",
             Box::new(|w| {
                 let vault = w.observed.vaults.get_mut("vault.dr").unwrap();
                 vault.fabrics[0].process_servers.clear();
@@ -152,7 +152,7 @@ fn every_missing_link_keeps_the_reprotect_out_with_its_reason() {
             }),
         ),
         (
-            "names no datastore (FB118)",
+            "reprotect.web01 names no datastore (FB118)",
             Box::new(|w| {
                 w.config
                     .reprotects

@@ -427,8 +427,10 @@ impl WorldBuilder {
                     .collect(),
                 allowed_operations: vec!["Reprotect".to_owned()],
             });
+            let member_items: std::collections::BTreeSet<String> =
+                members.iter().map(|m| m.replace('_', "-")).collect();
             for item in &mut items {
-                if members.iter().any(|m| m.replace('_', "-") == item.name) {
+                if member_items.contains(&item.name) {
                     item.replication_group = Some(format!("rg-{name}"));
                 }
             }
@@ -683,7 +685,7 @@ fn protected_item(machine: &Machine) -> ProtectedItem {
             Some(fixed_time())
         },
         reverse,
-        static_ip: None,
+        ..ProtectedItem::default()
     }
 }
 
@@ -700,7 +702,7 @@ fn vault_inventory(items: Vec<ProtectedItem>, plans: Vec<ObservedRecoveryPlan>) 
             capacity_bytes: Some(1 << 40),
             free_space_bytes: Some(1 << 39),
             threshold_percentage: Some(80),
-            ..Default::default()
+            ..RetentionVolume::default()
         }],
         datastores: Vec::new(),
         validation_errors: Vec::new(),
@@ -855,11 +857,11 @@ pub fn recovery_plan_unit() -> World {
         .fix_disk_enable_uuid()
         .finding(
             "FB107",
-            Severity::Error,
+            Severity::Advice,
             "master_target.mt_linux",
-            "mt-linux-01 does not have disk.EnableUUID = TRUE",
+            "mt-linux-01 does not have disk.EnableUUID = TRUE; the plan sets it",
             Some("disk.EnableUUID not set"),
-            "failback sets it (ensure_disk_enable_uuid = true)",
+            "nothing: `ensure_disk_enable_uuid = true` lets failback fix it before reprotecting",
             None,
         )
         .finding(
