@@ -3,6 +3,7 @@
 
 pub mod command_error;
 pub mod commands;
+pub mod render;
 pub mod ui;
 
 use std::process::ExitCode;

@@ -8,9 +8,11 @@
 
 pub mod apply;
 pub mod config;
+pub mod format;
 pub mod graph;
 pub mod observe;
 pub mod plan;
 pub mod provider;
+pub mod resolve;
 pub mod rules;
 pub mod state;

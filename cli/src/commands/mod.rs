@@ -3,6 +3,8 @@
 
 pub mod config_args;
 pub mod graph;
+pub mod plan;
+pub mod show;
 pub mod validate;
 
 use clap::{Args, Parser, Subcommand};
@@ -55,6 +57,8 @@ pub enum ColorChoice {
 pub enum Command {
     Validate(validate::Args),
     Graph(graph::Args),
+    Plan(plan::Args),
+    Show(show::Args),
 }
 
 /// Runs the chosen command.
@@ -62,5 +66,7 @@ pub fn run_command(ui: &mut Ui, cli: &Cli) -> Result<Exit, CommandError> {
     match &cli.command {
         Command::Validate(args) => validate::cmd_validate(ui, &cli.global, args),
         Command::Graph(args) => graph::cmd_graph(ui, &cli.global, args),
+        Command::Plan(args) => plan::cmd_plan(ui, &cli.global, args),
+        Command::Show(args) => show::cmd_show(ui, &cli.global, args),
     }
 }
