@@ -50,6 +50,7 @@ pub(crate) fn declared(line: usize, attributes: &[&str]) -> Declared {
             .enumerate()
             .map(|(offset, name)| ((*name).to_owned(), span_at(line + 1 + offset)))
             .collect(),
+        ..Declared::default()
     }
 }
 
@@ -320,6 +321,7 @@ impl World {
             ],
             recovery_plans: Vec::new(),
             outputs: Vec::new(),
+            ..Config::default()
         };
 
         let vcenter = VcenterInventory {
