@@ -44,6 +44,11 @@ pub(super) fn fb111_vm_datastores_writable(context: &Context<'_>, findings: &mut
         };
         let host = require!(r.master_target_host, subject, findings);
         let inventory = require!(r.vcenter, subject, findings);
+        if vm.datastores.is_empty() {
+            findings
+                .push(subject.unknown(format!("vCenter reports no datastores for VM {}", vm.name)));
+            continue;
+        }
         let mut problems = Vec::new();
         let mut unknown = Vec::new();
         for datastore_id in &vm.datastores {
@@ -329,6 +334,12 @@ mod tests {
         assert_eq!(
             assert_unknown(&world, "FB111", "reprotect.web01"),
             "datastore datastore-1 of VM web01 was not discovered"
+        );
+        let mut world = TestWorld::healthy();
+        world.vm_mut("web01").datastores.clear();
+        assert_eq!(
+            assert_unknown(&world, "FB111", "reprotect.web01"),
+            "vCenter reports no datastores for VM web01"
         );
     }
 

@@ -125,6 +125,41 @@ pub(super) fn fb104_process_server_connected(context: &Context<'_>, findings: &m
     }
 }
 
+/// FB104 (configuration only): a reprotect's process server and master target must
+/// belong to the same configuration server; ASR pairs them within one fabric.
+pub(super) fn fb104_one_configuration_server(config: &Config, findings: &mut Vec<Finding>) {
+    for reprotect in &config.reprotects {
+        let (Some(ps), Some(mt)) = (
+            config.process_server(&reprotect.process_server.target),
+            config.master_target(&reprotect.master_target.target),
+        ) else {
+            continue;
+        };
+        if ps.configuration_server.target == mt.configuration_server.target {
+            continue;
+        }
+        findings.push(
+            Subject::new(
+                &FB104,
+                &reprotect.address,
+                reprotect.declared.span_of("process_server"),
+            )
+            .violated(
+                format!(
+                    "{} belongs to {} but {} to {}: a reprotect goes through one \
+                         configuration server",
+                    ps.address,
+                    ps.configuration_server.target,
+                    mt.address,
+                    mt.configuration_server.target
+                ),
+                None,
+                format!("use a process server of {}", mt.configuration_server.target),
+            ),
+        );
+    }
+}
+
 /// Reprotects grouped by the replication group of their protected item (per vault,
 /// group names without case), in declaration order.
 fn replication_groups<'c, 'a>(
@@ -451,6 +486,25 @@ mod tests {
         let mut world = TestWorld::healthy();
         world.fabric_mut().process_servers.clear();
         assert_violated(&world, "FB104", "process_server.ps_azure");
+    }
+
+    #[test]
+    fn fb104_is_violated_by_a_process_server_of_another_configuration_server() {
+        let mut world = TestWorld::healthy();
+        world.config.process_servers[0].configuration_server =
+            reference("configuration_server", "cs02", 16);
+        let finding = assert_violated(&world, "FB104", "reprotect.web01");
+        assert_eq!(
+            finding.message,
+            "process_server.ps_azure belongs to configuration_server.cs02 but \
+             master_target.mt_win to configuration_server.cs01: a reprotect goes through one \
+             configuration server"
+        );
+        assert!(
+            crate::rules::check_config(&world.config)
+                .iter()
+                .any(|f| f.rule == "FB104")
+        );
     }
 
     #[test]
