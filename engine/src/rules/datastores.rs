@@ -33,7 +33,7 @@ fn attached(datastore: &Datastore, host: &Host) -> bool {
 /// FB111: when the VM still exists, its datastores must be mounted read/write on the
 /// master target's ESXi host.
 pub(super) fn fb111_vm_datastores_writable(context: &Context<'_>, findings: &mut Vec<Finding>) {
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let subject = Subject::new(
             &FB111,
             &r.config.address,
@@ -146,7 +146,7 @@ pub(super) fn fb114_datastore_is_vmfs_on_host(context: &Context<'_>, findings: &
         );
     }
 
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let span = if r.config.datastore.is_some() {
             r.config.declared.span_of("datastore")
         } else {

@@ -177,6 +177,18 @@ impl<'a> Context<'a> {
             observed_at: observed.observed_at,
         }
     }
+
+    /// The reprotects that may still run: all but those whose item is already
+    /// protected in the reverse direction. Preconditions of the reprotect operation
+    /// itself (the VM's snapshots, power state, datastores) do not apply to those: the
+    /// plan shows them unchanged, and an error there must not block the others.
+    pub fn pending_reprotects(&self) -> impl Iterator<Item = &resolve::ResolvedReprotect<'a>> {
+        self.resolution.reprotects.iter().filter(|r| {
+            !r.protected_item.as_ref().is_ok_and(|item| {
+                reprotect_readiness(item) == ReprotectReadiness::AlreadyReprotected
+            })
+        })
+    }
 }
 
 /// One rule about one object: builds its findings.
