@@ -262,7 +262,7 @@ pub fn resolve<'a>(config: &'a Config, observed: &'a Observed) -> Resolution<'a>
     let process_servers: Vec<_> = config
         .process_servers
         .iter()
-        .map(|ps| resolve_process_server(&indexes, cs_of(&ps.configuration_server), ps))
+        .map(|ps| resolve_process_server(cs_of(&ps.configuration_server), ps))
         .collect();
     let process_server_index: HashMap<&Address, usize> = process_servers
         .iter()
@@ -314,8 +314,10 @@ pub fn resolve<'a>(config: &'a Config, observed: &'a Observed) -> Resolution<'a>
                 .members
                 .iter()
                 .map(|member| {
-                    config
-                        .reprotect(&member.target)
+                    reprotect_index
+                        .get(&member.target)
+                        .and_then(|&index| reprotects.get(index))
+                        .map(|r| r.config)
                         .ok_or_else(|| not_declared(&member.target))
                 })
                 .collect();
@@ -501,7 +503,6 @@ fn chain_of<'a>(cs: Result<&ResolvedConfigurationServer<'a>, Unresolved>) -> Cha
 }
 
 fn resolve_process_server<'a>(
-    _indexes: &Indexes<'a>,
     cs: Result<&ResolvedConfigurationServer<'a>, Unresolved>,
     ps: &'a config::ProcessServer,
 ) -> ResolvedProcessServer<'a> {

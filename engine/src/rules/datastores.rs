@@ -2,10 +2,12 @@
 //! host (FB111), the chosen datastore being a VMFS or vSAN datastore of that host
 //! (FB114), and a datastore being named at all (FB118).
 
+use std::collections::HashSet;
+
 use super::catalogue::{FB111, FB114, FB118};
 use super::vm::vm_if_present;
 use super::{Context, Finding, Subject, require, same};
-use crate::config::Config;
+use crate::config::{Address, Config};
 use crate::observe::vcenter::{Datastore, Host};
 use crate::resolve::ResolvedReprotect;
 
@@ -267,18 +269,14 @@ fn suggest_block_datastore(r: &ResolvedReprotect<'_>, host: &Host) -> String {
 
 /// FB118: a datastore must be given for every reprotect, even when the disks exist.
 pub(super) fn fb118_datastore_given(config: &Config, findings: &mut Vec<Finding>) {
+    let in_plan_with_datastore: HashSet<&Address> = config
+        .recovery_plans
+        .iter()
+        .filter(|plan| plan.datastore.is_some())
+        .flat_map(|plan| plan.members.iter().map(|member| &member.target))
+        .collect();
     for reprotect in &config.reprotects {
-        if reprotect.datastore.is_some() {
-            continue;
-        }
-        let in_plan_with_datastore = config.recovery_plans.iter().any(|plan| {
-            plan.datastore.is_some()
-                && plan
-                    .members
-                    .iter()
-                    .any(|member| member.target == reprotect.address)
-        });
-        if in_plan_with_datastore {
+        if reprotect.datastore.is_some() || in_plan_with_datastore.contains(&reprotect.address) {
             continue;
         }
         let subject = Subject::new(&FB118, &reprotect.address, &reprotect.declared.span);

@@ -2,14 +2,15 @@
 //! connectivity (FB103), that it is connected (FB104), and that a replication group is
 //! reprotected whole through one recovery plan (FB120) with one master target (FB121).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Duration;
 
 use super::catalogue::{FB103, FB104, FB120, FB121};
 use super::protected_item::HEARTBEAT_TIMEOUT_MINUTES;
 use super::{Context, Finding, Subject, require, same};
-use crate::config::{Address, Config, Connectivity, ProcessServerLocation};
+use crate::config::{Address, Config, Connectivity, ProcessServerLocation, Reprotect};
+use crate::observe::vault::ProtectedItem;
 use crate::resolve::ResolvedReprotect;
 
 /// FB103: with only a site-to-site VPN, the process server belongs in Azure.
@@ -208,7 +209,24 @@ pub(super) fn fb120_replication_group_in_one_plan(
         }
     }
 
-    for ((vault_name, _), members) in replication_groups(context) {
+    // Every vault's items by replication group, scanned once.
+    let mut group_items: HashMap<(&str, String), Vec<&ProtectedItem>> = HashMap::new();
+    let mut scanned = BTreeSet::new();
+    for r in &context.resolution.reprotects {
+        let Ok(vault) = &r.vault else { continue };
+        if !scanned.insert(vault.name.as_str()) {
+            continue;
+        }
+        for item in &vault.protected_items {
+            if let Some(group) = item.replication_group.as_deref().filter(|g| !g.is_empty()) {
+                group_items
+                    .entry((vault.name.as_str(), group.to_lowercase()))
+                    .or_default()
+                    .push(item);
+            }
+        }
+    }
+    for ((vault_name, group_key), members) in replication_groups(context) {
         let group = members
             .first()
             .and_then(|r| r.protected_item.as_ref().ok())
@@ -242,23 +260,16 @@ pub(super) fn fb120_replication_group_in_one_plan(
             }
         }
         // Every machine of the group needs its own reprotect with its values.
-        let Some(vault) = members.first().and_then(|r| r.vault.as_ref().ok()) else {
-            continue;
-        };
         let declared_ids: BTreeSet<String> = members
             .iter()
             .filter_map(|r| r.protected_item.as_ref().ok())
             .map(|item| item.id.to_lowercase())
             .collect();
-        let missing: Vec<&str> = vault
-            .protected_items
-            .iter()
-            .filter(|item| {
-                item.replication_group
-                    .as_deref()
-                    .is_some_and(|g| same(g, &group))
-                    && !declared_ids.contains(&item.id.to_lowercase())
-            })
+        let missing: Vec<&str> = group_items
+            .get(&(vault_name.as_str(), group_key))
+            .into_iter()
+            .flatten()
+            .filter(|item| !declared_ids.contains(&item.id.to_lowercase()))
             .map(|item| item.friendly_name.as_str())
             .collect();
         if missing.is_empty() {
@@ -290,11 +301,16 @@ pub(super) fn fb120_replication_group_in_one_plan(
 /// FB121 (configuration only): the members of a recovery plan use one master target,
 /// the plan's own when it names one; likewise its process server.
 pub(super) fn fb121_one_master_target_per_plan(config: &Config, findings: &mut Vec<Finding>) {
+    let reprotects: HashMap<&Address, &Reprotect> = config
+        .reprotects
+        .iter()
+        .map(|reprotect| (&reprotect.address, reprotect))
+        .collect();
     for plan in &config.recovery_plans {
-        let members: Vec<_> = plan
+        let members: Vec<&Reprotect> = plan
             .members
             .iter()
-            .filter_map(|member| config.reprotect(&member.target))
+            .filter_map(|member| reprotects.get(&member.target).copied())
             .collect();
         let master_targets: BTreeSet<&Address> =
             members.iter().map(|r| &r.master_target.target).collect();
