@@ -13,7 +13,9 @@ type Case = fn() -> Result<(), String>;
 
 /// Every case, by name, in the order `all` runs them.
 const CASES: &[(&str, Case)] = &[
-    ("validate", || validate::run().map(|line| println!("{line}"))),
+    ("validate", || {
+        validate::run().map(|line| println!("{line}"))
+    }),
     ("vcenter_discovery", || vcenter::run(vcenter::SIZES)),
 ];
 

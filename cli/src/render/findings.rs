@@ -33,10 +33,13 @@ impl FindingDiagnostic {
         let file = finding.span.file.to_string_lossy().into_owned();
         let text = sources.get(&file);
         let location = format!("{file}:{}:{}", finding.span.line, finding.span.column);
+        // A could-not-check finding's message already says what could not be checked
+        // and why (`could not check that …: reason`).
         let mut message = format!("{}: {}", finding.address, finding.message);
-        if let Status::CouldNotCheck { reason } = &finding.status {
-            message = format!("{}: could not check: {reason}", finding.address);
-            message.push_str(&format!(" (to check: {})", finding.message));
+        if let Status::CouldNotCheck { reason } = &finding.status
+            && !finding.message.contains(reason.as_str())
+        {
+            message.push_str(&format!(" (could not check: {reason})"));
         }
         if let Some(reason) = &finding.acknowledged {
             message.push_str(&format!(" [acknowledged: {reason}]"));
