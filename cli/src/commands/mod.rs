@@ -1,6 +1,10 @@
 //! The commands of `failback`, one module each. Every module has an `Args` struct
 //! whose doc comments are its `--help`, and a `cmd_*` function.
 
+pub mod fmt;
+pub mod force_unlock;
+pub mod state;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::command_error::{CommandError, Exit};
@@ -48,10 +52,17 @@ pub enum ColorChoice {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    Fmt(fmt::Args),
+    ForceUnlock(force_unlock::Args),
+    State(state::Args),
+}
 
 /// Runs the chosen command.
-#[allow(unreachable_code, unused_variables)]
 pub fn run_command(ui: &mut Ui, cli: &Cli) -> Result<Exit, CommandError> {
-    match cli.command {}
+    match &cli.command {
+        Command::Fmt(args) => fmt::cmd_fmt(ui, &cli.global, args),
+        Command::ForceUnlock(args) => force_unlock::cmd_force_unlock(ui, &cli.global, args),
+        Command::State(args) => state::cmd_state(ui, &cli.global, args),
+    }
 }
