@@ -13,5 +13,6 @@ pub mod graph;
 pub mod observe;
 pub mod plan;
 pub mod provider;
+pub mod resolve;
 pub mod rules;
 pub mod state;

@@ -472,6 +472,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_example_estate_loads() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let mut loaded = 0;
+        for entry in std::fs::read_dir(&examples).unwrap() {
+            let path = entry.unwrap().path().join("estate.json");
+            if path.exists() {
+                Estate::load(&path).unwrap_or_else(|err| panic!("{err}"));
+                loaded += 1;
+            }
+        }
+        assert!(loaded >= 3, "only {loaded} example estates found");
+    }
+
+    #[test]
     fn unknown_field_names_its_path() {
         let text = r#"{"vcenter": {"datacenter": "DC", "hosts": [{"name": "h", "colour": 1}]},
                        "vault": {"subscription_id": "s", "resource_group": "r", "name": "v"}}"#;

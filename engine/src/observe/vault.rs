@@ -75,6 +75,19 @@ pub struct RetentionVolume {
     pub capacity_bytes: Option<u64>,
     pub free_space_bytes: Option<u64>,
     pub threshold_percentage: Option<u32>,
+    /// `NTFS`, `ext4`, `FAT32`, … when reported (FB109 refuses FAT and FAT32).
+    #[serde(default)]
+    pub file_system: Option<String>,
+    /// Whether the volume is also the master target's cache/install volume (FB109).
+    #[serde(default)]
+    pub is_cache_volume: Option<bool>,
+    /// Whether the volume is locked (FB109).
+    #[serde(default)]
+    pub locked: Option<bool>,
+    /// What else the volume serves (`replication-target`, …), `None` when nothing
+    /// else or not reported (FB109).
+    #[serde(default)]
+    pub in_use_for: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -133,6 +146,9 @@ pub struct ProtectedItem {
     /// The multi-VM consistency group the item belongs to.
     pub replication_group: Option<String>,
     pub ip_address: Option<String>,
+    /// Whether the on-premises machine had a static IP address (FB123), when known.
+    #[serde(default)]
+    pub static_ip: Option<bool>,
     /// The agent's last heartbeat to the configuration server; `None` when the
     /// agent has not registered.
     pub agent_last_heartbeat: Option<DateTime<Utc>>,

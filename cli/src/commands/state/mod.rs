@@ -5,7 +5,7 @@ pub mod show;
 
 use std::path::PathBuf;
 
-use failback_engine::config::model::Settings;
+use failback_engine::config::{self, VariableInputs};
 use failback_engine::state::{LocalBackend, StateBackend, open_backend};
 
 use crate::command_error::{CommandError, Exit};
@@ -46,14 +46,26 @@ pub struct StateLocation {
 }
 
 impl StateLocation {
-    /// The backend to use: `--state PATH` when given, otherwise the configured one.
+    /// The backend to use: `--state PATH` when given, otherwise the one the
+    /// configuration of -C DIR declares in `failback { state ... }` (a local
+    /// `failback.state.json` when it declares none).
+    ///
+    /// Reading state must not need a configuration that is valid everywhere (a
+    /// missing variable elsewhere is no reason to hide the state), so the settings are
+    /// taken as far as they evaluated; a wrong path can only make reading fail or
+    /// force-unlock refuse, since the lock id must match.
     pub fn open(&self, global: &GlobalArgs) -> Result<Box<dyn StateBackend>, CommandError> {
         if let Some(path) = &self.path {
             return Ok(Box::new(LocalBackend::new(global.chdir.join(path))));
         }
-        // The configuration loader's `Settings` go here once it is wired into the CLI;
-        // until then the defaults (a local `failback.state.json`) apply.
-        let settings = Settings::default();
-        open_backend(&settings.state, &global.chdir).map_err(CommandError::from)
+        let loaded =
+            config::load_report(&global.chdir, &VariableInputs::default().with_process_env());
+        if loaded.diagnostics.has_errors() {
+            tracing::warn!(
+                "the configuration in {} has errors; using its state settings as far as they evaluated",
+                global.chdir.display()
+            );
+        }
+        open_backend(&loaded.config.settings.state, &global.chdir).map_err(CommandError::from)
     }
 }

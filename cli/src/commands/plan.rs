@@ -1,0 +1,408 @@
+//! `failback plan`: load the configuration, discover through every provider in
+//! parallel, run the rules, make the plan and render it (human, `--json` or
+//! `--markdown`); optionally save it (`--out FILE`) for `apply`.
+//!
+//! The stages that belong to other parts (loading HCL into a `Config`, building the
+//! providers a configuration names, reading the state) are reached through
+//! [`PlanWiring`], so that the pipeline here is tested with hand-built inputs and the
+//! real loaders are plugged in at one place: [`default_wiring`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use failback_engine::config::Config;
+use failback_engine::observe::Observed;
+use failback_engine::plan::{self, Assessment, Plan, PlanMeta, PriorState};
+use failback_engine::provider::{Provider, ProviderError};
+use miette::miette;
+use tokio::task::JoinSet;
+
+use crate::command_error::{CommandError, Exit};
+use crate::commands::GlobalArgs;
+use crate::render::markdown::ApplyHint;
+use crate::render::{self, Paint, Sources};
+use crate::ui::Ui;
+
+/// How long one provider's discovery may take before the plan gives up on it.
+pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Show what failback would do: discover vCenter and the ASR vault, check every
+/// prerequisite (FB101–FB130) and print the ordered plan.
+///
+/// Exit codes as Terraform's: 0 success, 1 error (including any unacknowledged
+/// error-level finding, unless --allow-errors). With --detailed-exitcode: 0 nothing
+/// to do, 1 error, 2 changes or drift.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Set a variable: NAME=VALUE (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Save the plan to FILE for `failback apply FILE` (JSON, without secrets).
+    #[arg(long = "out", short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (see docs/plan-json.md) instead of text.
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the plan as a pull-request comment in Markdown.
+    #[arg(long)]
+    pub markdown: bool,
+    /// Exit 0 when there is nothing to do, 2 when there are changes or drift, 1 on
+    /// error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Exit 0 (and save the plan) even when error findings block apply.
+    #[arg(long)]
+    pub allow_errors: bool,
+}
+
+/// The configuration as loaded: the typed model and the files' text (for the digest
+/// and for snippets in diagnostics).
+#[derive(Debug, Clone)]
+pub struct LoadedConfiguration {
+    pub config: Config,
+    /// `(path relative to the configuration directory, text)`.
+    pub files: Vec<(String, String)>,
+}
+
+/// The stages of `plan` that other parts of failback provide.
+pub trait PlanWiring {
+    /// Loads and evaluates the `*.hcl` files of `dir` with the given variables.
+    fn load(
+        &self,
+        dir: &Path,
+        variables: &BTreeMap<String, String>,
+    ) -> Result<LoadedConfiguration, CommandError>;
+
+    /// One provider per `vcenter` and `vault` block.
+    fn providers(&self, config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError>;
+
+    /// The rules' findings and fixes.
+    fn assess(&self, config: &Config, observed: &Observed) -> Assessment;
+
+    /// The lineage and serial of the current state.
+    fn prior_state(&self, config: &Config, dir: &Path) -> Result<PriorState, CommandError>;
+
+    /// The time of the run (fixed in tests).
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The wiring of the `failback` binary.
+pub fn default_wiring() -> Box<dyn PlanWiring> {
+    Box::new(UnwiredStages)
+}
+
+/// Stands where the configuration loader, the providers and the state backends plug
+/// in; each says plainly that it is missing instead of pretending.
+#[derive(Debug)]
+struct UnwiredStages;
+
+fn not_in_this_build(stage: &str) -> CommandError {
+    CommandError::user(miette!(
+        help = format!(
+            "this build of failback has the planner but not yet the {stage}; use a build \
+             that includes it"
+        ),
+        "{stage} is not available in this build"
+    ))
+}
+
+impl PlanWiring for UnwiredStages {
+    fn load(
+        &self,
+        _dir: &Path,
+        _variables: &BTreeMap<String, String>,
+    ) -> Result<LoadedConfiguration, CommandError> {
+        Err(not_in_this_build("configuration loader"))
+    }
+
+    fn providers(&self, _config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError> {
+        Err(not_in_this_build("vCenter and ASR providers"))
+    }
+
+    fn assess(&self, config: &Config, _observed: &Observed) -> Assessment {
+        Assessment {
+            findings: failback_engine::rules::check_config(config),
+            fixes: Vec::new(),
+        }
+    }
+
+    fn prior_state(&self, _config: &Config, _dir: &Path) -> Result<PriorState, CommandError> {
+        Err(not_in_this_build("state backend"))
+    }
+}
+
+/// Which rendering goes to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Human,
+    Json,
+    Markdown,
+}
+
+impl Format {
+    pub fn from_flags(json: bool, markdown: bool) -> Format {
+        match (json, markdown) {
+            (true, _) => Format::Json,
+            (false, true) => Format::Markdown,
+            (false, false) => Format::Human,
+        }
+    }
+}
+
+/// What one `plan` run produced, before anything is written to the terminal.
+#[derive(Debug)]
+pub struct PlanRun {
+    pub plan: Plan,
+    /// The rendering for stdout.
+    pub rendered: String,
+    /// Lines for stderr (where the plan was saved, why it was not).
+    pub notes: Vec<String>,
+    pub exit: Exit,
+}
+
+/// `failback plan`.
+pub fn cmd_plan(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, CommandError> {
+    let wiring = default_wiring();
+    let run = run_plan(wiring.as_ref(), &global.chdir, args, Paint::new(ui.color()))?;
+    ui.write_data(&run.rendered);
+    for note in &run.notes {
+        ui.status(note);
+    }
+    Ok(run.exit)
+}
+
+/// The whole pipeline, without terminal I/O.
+pub fn run_plan(
+    wiring: &dyn PlanWiring,
+    dir: &Path,
+    args: &Args,
+    paint: Paint,
+) -> Result<PlanRun, CommandError> {
+    let variables = parse_variables(&args.vars)?;
+    let loaded = wiring.load(dir, &variables)?;
+    let providers = wiring.providers(&loaded.config)?;
+    let started = wiring.now();
+    let mut observed = discover(providers, DISCOVERY_TIMEOUT)?;
+    observed.observed_at = Some(started);
+    let assessment = wiring.assess(&loaded.config, &observed);
+    let state = wiring.prior_state(&loaded.config, dir)?;
+    let meta = PlanMeta {
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: started,
+        config_digest: plan::config_digest(&loaded.files, &variables),
+    };
+    let plan = plan::make_plan(&loaded.config, &observed, &state, assessment, meta);
+
+    let blocked = plan.summary().is_blocked();
+    let mut notes = Vec::new();
+    let mut saved = None;
+    if let Some(out) = &args.out {
+        if blocked && !args.allow_errors {
+            notes.push(format!(
+                "The plan was not saved to {}: errors block it (see above; --allow-errors saves it anyway).",
+                out.display()
+            ));
+        } else {
+            save_plan(&plan, &dir.join(out))?;
+            notes.push(format!(
+                "Saved the plan to {}. To apply exactly this plan, run: {}",
+                out.display(),
+                apply_command(dir, out)
+            ));
+            saved = Some(out.clone());
+        }
+    }
+
+    let sources = Sources::from_files(loaded.files);
+    let rendered = match Format::from_flags(args.json, args.markdown) {
+        Format::Human => render::human::render(&plan, &sources, paint),
+        Format::Json => render::json::render(&plan),
+        Format::Markdown => {
+            let hint = match &saved {
+                Some(out) => ApplyHint::Command(apply_command(dir, out)),
+                None => ApplyHint::SaveFirst {
+                    plan_command: format!(
+                        "{}\n{}",
+                        plan_command(dir, "failback.plan"),
+                        apply_command(dir, Path::new("failback.plan"))
+                    ),
+                },
+            };
+            render::markdown::render(&plan, &sources, &hint)
+        }
+    };
+    let exit = if blocked && !args.allow_errors {
+        Exit::Error
+    } else if args.detailed_exitcode && plan.has_changes_or_drift() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    };
+    Ok(PlanRun {
+        plan,
+        rendered,
+        notes,
+        exit,
+    })
+}
+
+fn chdir_flag(dir: &Path) -> String {
+    if dir == Path::new(".") || dir.as_os_str().is_empty() {
+        String::new()
+    } else {
+        format!(" -C {}", shell_word(&dir.display().to_string()))
+    }
+}
+
+fn apply_command(dir: &Path, out: &Path) -> String {
+    format!(
+        "failback{} apply {}",
+        chdir_flag(dir),
+        shell_word(&out.display().to_string())
+    )
+}
+
+fn plan_command(dir: &Path, out: &str) -> String {
+    format!("failback{} plan --out {out}", chdir_flag(dir))
+}
+
+/// Quotes a word for a POSIX shell when it needs it.
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@,+".contains(c));
+    if plain {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+fn parse_variables(vars: &[String]) -> Result<BTreeMap<String, String>, CommandError> {
+    let mut variables = BTreeMap::new();
+    for var in vars {
+        let Some((name, value)) = var.split_once('=') else {
+            return Err(CommandError::user(miette!(
+                help = "write --var NAME=VALUE, e.g. --var datastore=ds-vmfs-01",
+                "--var {var:?} has no `=`"
+            )));
+        };
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(CommandError::user(miette!(
+                help = "write --var NAME=VALUE",
+                "--var {var:?} names no variable"
+            )));
+        }
+        variables.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(variables)
+}
+
+/// Discovers through every provider at once, each bounded by `timeout`; every
+/// failure is reported, naming its provider.
+pub fn discover(
+    providers: Vec<Box<dyn Provider>>,
+    timeout: Duration,
+) -> Result<Observed, CommandError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| CommandError::user(miette!("cannot start the async runtime: {err}")))?;
+    runtime.block_on(async move {
+        let mut tasks = JoinSet::new();
+        for provider in providers {
+            tasks.spawn(async move {
+                let address = provider.address().to_owned();
+                let result = match tokio::time::timeout(timeout, provider.discover()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ProviderError::Transport(format!(
+                        "discovery took longer than {} s",
+                        timeout.as_secs()
+                    ))),
+                };
+                (address, result)
+            });
+        }
+        let mut observed = Observed::default();
+        let mut failures = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((address, Ok(observation))) => observed.insert(address, observation),
+                Ok((address, Err(err))) => failures.push((address, err.to_string())),
+                Err(err) => failures.push(("(provider task)".to_owned(), err.to_string())),
+            }
+        }
+        if failures.is_empty() {
+            return Ok(observed);
+        }
+        failures.sort();
+        Err(CommandError::many(
+            failures
+                .into_iter()
+                .map(|(address, message)| {
+                    miette!(
+                        help = "check the endpoint, the credentials and the network from this \
+                                machine; nothing was planned",
+                        "discovery through {address} failed: {message}"
+                    )
+                })
+                .collect(),
+        ))
+    })
+}
+
+/// Writes the plan as JSON next to its final name, then renames it into place, so a
+/// crash never leaves half a plan.
+pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), CommandError> {
+    let text = serde_json::to_string_pretty(plan)
+        .map_err(|err| CommandError::user(miette!("cannot serialise the plan: {err}")))?;
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let cannot = |err: &dyn std::fmt::Display| {
+        CommandError::user(miette!(
+            help = "check that the directory exists and is writable",
+            "cannot save the plan to {}: {err}",
+            path.display()
+        ))
+    };
+    let mut file = tempfile::NamedTempFile::new_in(&parent).map_err(|err| cannot(&err))?;
+    std::io::Write::write_all(&mut file, text.as_bytes()).map_err(|err| cannot(&err))?;
+    std::io::Write::write_all(&mut file, b"\n").map_err(|err| cannot(&err))?;
+    file.as_file().sync_all().map_err(|err| cannot(&err))?;
+    file.persist(path).map_err(|err| cannot(&err.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variables_need_a_name_and_an_equals_sign() {
+        let ok = parse_variables(&["a=1".to_owned(), "b==2".to_owned()]).unwrap();
+        assert_eq!(ok["a"], "1");
+        assert_eq!(ok["b"], "=2");
+        assert!(parse_variables(&["a".to_owned()]).is_err());
+        assert!(parse_variables(&["=1".to_owned()]).is_err());
+    }
+
+    #[test]
+    fn commands_quote_what_the_shell_would_split() {
+        assert_eq!(
+            apply_command(Path::new("."), Path::new("failback.plan")),
+            "failback apply failback.plan"
+        );
+        assert_eq!(
+            apply_command(Path::new("my dir"), Path::new("it's.plan")),
+            "failback -C 'my dir' apply 'it'\\''s.plan'"
+        );
+    }
+}
