@@ -15,8 +15,9 @@ use crate::ui::Ui;
 /// Formats every `*.hcl` file of the configuration directory (or the FILES given) as
 /// `terraform fmt` does: two-space indentation, `=` aligned within runs of
 /// single-line attributes, one blank line between blocks, no trailing whitespace.
-/// Comments and heredoc bodies are kept exactly; multi-line expressions are
-/// re-indented, never reflowed. The names of changed files are printed.
+/// Comments and plain heredoc bodies (`<<EOT`) are kept exactly; multi-line
+/// expressions and indented heredocs (`<<-EOT`) are re-indented, never reflowed. The
+/// names of changed files are printed.
 ///
 /// Exit status: 0 when every file is (now) formatted, 1 when a file could not be read
 /// or parsed (it is left untouched and reported), 3 with `--check` when a file is not

@@ -79,6 +79,18 @@ fn heredoc_bodies_are_kept_byte_for_byte() {
 }
 
 #[test]
+fn indented_heredocs_move_as_a_whole() {
+    let input = "locals {\n        script = <<-EOT\n              echo a\n                echo b\n\n           EOT\n}\n";
+    assert_eq!(
+        fmt(input),
+        "locals {\n  script = <<-EOT\n    echo a\n      echo b\n\n  EOT\n}\n"
+    );
+    // Tab indentation is ambiguous to move: kept as written.
+    let tabs = "locals {\n  script = <<-EOT\n\t\techo a\n\tEOT\n}\n";
+    assert_eq!(fmt(tabs), tabs);
+}
+
+#[test]
 fn operators_are_not_mistaken_for_assignments() {
     let input =
         "locals {\n  x = var.a == 1 ? 2 : 3\n  yy = { for k, v in var.m : k => v if v != 0 }\n}\n";
