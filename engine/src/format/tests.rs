@@ -324,6 +324,40 @@ mod properties {
             .boxed()
     }
 
+    /// `source` with each line's indentation replaced and trailing blanks added.
+    fn reindented(source: &str, indents: &[(usize, usize)]) -> String {
+        source
+            .lines()
+            .zip(indents.iter().cycle())
+            .map(|(line, (lead, trail))| {
+                if line.trim().is_empty() {
+                    "\n".to_owned()
+                } else {
+                    format!(
+                        "{}{}{}\n",
+                        " ".repeat(*lead),
+                        line.trim(),
+                        " ".repeat(*trail)
+                    )
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn layout_does_not_depend_on_the_input_indentation(
+            indents in prop::collection::vec((0usize..7, 0usize..3), 1..40),
+        ) {
+            for source in [super::NESTED_BLOCKS, super::FOR_EACH_OBJECTS, super::LONG_LISTS] {
+                let canonical = format_source(source);
+                prop_assert_eq!(format_source(&reindented(source, &indents)), canonical);
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
