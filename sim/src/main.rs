@@ -98,7 +98,7 @@ async fn run(args: Args) -> ExitCode {
     let vcenter = if args.no_vcenter {
         None
     } else {
-        match vcenter::start(&args.estate) {
+        match vcenter::start(&args.estate).await {
             Ok(vcenter) => Some(vcenter),
             Err(err) => {
                 eprintln!("failback-sim: cannot start the vCenter harness: {err}");
@@ -193,21 +193,29 @@ async fn wait_for_stop(mut signals: Signals, ignore_stdin: bool) -> &'static str
 mod vcenter {
     use std::path::Path;
 
-    use serde_json::Value;
+    use failback_sim::vcsim::Vcsim;
+    use serde_json::{Value, json};
 
-    /// A running harness; dropping it stops the child.
-    pub struct Harness(());
-
-    /// Starts the harness for the estate's vCenter half.
-    pub fn start(_estate: &Path) -> Result<Harness, String> {
-        Err(
-            "this build has no vCenter harness launcher (failback_sim::vcsim has not landed)"
-                .to_owned(),
-        )
+    /// Builds (when needed) and starts the harness for the estate's vCenter half; the
+    /// returned handle stops the child when dropped.
+    pub async fn start(estate: &Path) -> Result<Vcsim, String> {
+        let estate = estate.to_owned();
+        // Building and waiting for the harness's ready line block.
+        match tokio::task::spawn_blocking(move || Vcsim::start(&estate)).await {
+            Ok(result) => result.map_err(|err| err.to_string()),
+            Err(join) => Err(format!("the harness launcher stopped: {join}")),
+        }
     }
 
     /// What a client needs to reach the vCenter.
-    pub fn describe(_harness: &Harness) -> Value {
-        Value::Null
+    pub fn describe(vcsim: &Vcsim) -> Value {
+        json!({
+            "url": vcsim.url,
+            "ca_file": vcsim.ca_file.display().to_string(),
+            "thumbprint_sha256": vcsim.thumbprint_sha256,
+            "thumbprint_sha1": vcsim.thumbprint_sha1,
+            "datacenter": vcsim.datacenter,
+            "users": vcsim.users,
+        })
     }
 }

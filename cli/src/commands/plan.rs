@@ -92,47 +92,7 @@ pub trait PlanWiring {
 
 /// The wiring of the `failback` binary.
 pub fn default_wiring() -> Box<dyn PlanWiring> {
-    Box::new(UnwiredStages)
-}
-
-/// Stands where the configuration loader, the providers and the state backends plug
-/// in; each says plainly that it is missing instead of pretending.
-#[derive(Debug)]
-struct UnwiredStages;
-
-fn not_in_this_build(stage: &str) -> CommandError {
-    CommandError::user(miette!(
-        help = format!(
-            "this build of failback has the planner but not yet the {stage}; use a build \
-             that includes it"
-        ),
-        "{stage} is not available in this build"
-    ))
-}
-
-impl PlanWiring for UnwiredStages {
-    fn load(
-        &self,
-        _dir: &Path,
-        _variables: &BTreeMap<String, String>,
-    ) -> Result<LoadedConfiguration, CommandError> {
-        Err(not_in_this_build("configuration loader"))
-    }
-
-    fn providers(&self, _config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError> {
-        Err(not_in_this_build("vCenter and ASR providers"))
-    }
-
-    fn assess(&self, config: &Config, _observed: &Observed) -> Assessment {
-        Assessment {
-            findings: failback_engine::rules::check_config(config),
-            fixes: Vec::new(),
-        }
-    }
-
-    fn prior_state(&self, _config: &Config, _dir: &Path) -> Result<PriorState, CommandError> {
-        Err(not_in_this_build("state backend"))
-    }
+    Box::new(crate::wiring::RealWiring)
 }
 
 /// Which rendering goes to stdout.

@@ -15,6 +15,8 @@ pub mod error;
 mod faults;
 mod item_shape;
 mod jobs;
+mod lro;
+mod query;
 mod reprotect;
 mod routes;
 mod server;
@@ -39,7 +41,7 @@ pub const API_VERSION: &str = "2026-05-01";
 pub const DEFAULT_TOKEN: &str = "failback-sim-token";
 
 /// How to run the simulator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimOptions {
     /// Items per page of every list (`nextLink` paging).
     pub page_size: usize,
@@ -55,6 +57,21 @@ pub struct SimOptions {
     pub epoch: Option<DateTime<Utc>>,
     /// `Retry-After` (seconds) of an injected 429.
     pub throttle_retry_after_s: u64,
+}
+
+impl std::fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of Debug output.
+        f.debug_struct("SimOptions")
+            .field("page_size", &self.page_size)
+            .field("time_scale", &self.time_scale)
+            .field("listen", &self.listen)
+            .field("token", &"<redacted>")
+            .field("fault_seed", &self.fault_seed)
+            .field("epoch", &self.epoch)
+            .field("throttle_retry_after_s", &self.throttle_retry_after_s)
+            .finish()
+    }
 }
 
 impl Default for SimOptions {
@@ -327,6 +344,17 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let options = SimOptions {
+            token: "very-secret".to_owned(),
+            ..SimOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
 
     #[test]
     fn glob_matches_like_a_shell() {
