@@ -14,9 +14,10 @@ use crate::commands::Cli;
 use crate::ui::Ui;
 
 /// Parses the command line, runs the command and turns its result into an exit code.
-#[allow(unreachable_code, unused_variables)]
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(commands::config_args::terraform_style_args(
+        std::env::args_os(),
+    ));
     init_tracing(cli.global.verbose);
     let mut ui = Ui::new(&cli.global);
     match commands::run_command(&mut ui, &cli) {

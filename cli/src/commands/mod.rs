@@ -1,8 +1,11 @@
 //! The commands of `failback`, one module each. Every module has an `Args` struct
 //! whose doc comments are its `--help`, and a `cmd_*` function.
 
+pub mod config_args;
+pub mod graph;
 pub mod plan;
 pub mod show;
+pub mod validate;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -52,6 +55,8 @@ pub enum ColorChoice {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Validate(validate::Args),
+    Graph(graph::Args),
     Plan(plan::Args),
     Show(show::Args),
 }
@@ -59,6 +64,8 @@ pub enum Command {
 /// Runs the chosen command.
 pub fn run_command(ui: &mut Ui, cli: &Cli) -> Result<Exit, CommandError> {
     match &cli.command {
+        Command::Validate(args) => validate::cmd_validate(ui, &cli.global, args),
+        Command::Graph(args) => graph::cmd_graph(ui, &cli.global, args),
         Command::Plan(args) => plan::cmd_plan(ui, &cli.global, args),
         Command::Show(args) => show::cmd_show(ui, &cli.global, args),
     }

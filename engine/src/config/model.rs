@@ -149,6 +149,10 @@ pub struct Acknowledgement {
 pub struct Declared {
     pub span: Span,
     pub attribute_spans: BTreeMap<String, Span>,
+    /// The blocks its expressions refer to (directly or through locals), besides the
+    /// typed references: the graph's edges.
+    #[serde(default)]
+    pub depends_on: Vec<Reference>,
 }
 
 impl Declared {
@@ -171,6 +175,9 @@ pub struct Config {
     pub reprotects: Vec<Reprotect>,
     pub recovery_plans: Vec<RecoveryPlan>,
     pub outputs: Vec<Output>,
+    /// The text of every loaded file, so that findings can be rendered with their lines.
+    #[serde(skip)]
+    pub sources: super::diagnostic::Sources,
 }
 
 /// The `failback` block: settings of the tool itself.
@@ -417,6 +424,25 @@ impl Config {
 
     pub fn vault(&self, address: &Address) -> Option<&Vault> {
         self.vaults.iter().find(|v| &v.address == address)
+    }
+
+    pub fn recovery_plan(&self, address: &Address) -> Option<&RecoveryPlan> {
+        self.recovery_plans.iter().find(|p| &p.address == address)
+    }
+
+    /// The acknowledgements declared on the object at `address`, if it takes any.
+    pub fn acknowledgements(&self, address: &Address) -> &[Acknowledgement] {
+        let found = match address.kind.as_str() {
+            "configuration_server" => self
+                .configuration_server(address)
+                .map(|o| &o.acknowledgements),
+            "process_server" => self.process_server(address).map(|o| &o.acknowledgements),
+            "master_target" => self.master_target(address).map(|o| &o.acknowledgements),
+            "reprotect" => self.reprotect(address).map(|o| &o.acknowledgements),
+            "recovery_plan" => self.recovery_plan(address).map(|o| &o.acknowledgements),
+            _ => None,
+        };
+        found.map_or(&[], Vec::as_slice)
     }
 }
 

@@ -50,6 +50,7 @@ pub(crate) fn declared(line: usize, attributes: &[&str]) -> Declared {
             .enumerate()
             .map(|(offset, name)| ((*name).to_owned(), span_at(line + 1 + offset)))
             .collect(),
+        depends_on: Vec::new(),
     }
 }
 
@@ -141,7 +142,10 @@ fn fabric_master_target(name: &str, os_type: &str, retention: &str) -> vault::Ma
             capacity_bytes: Some(500 * GB),
             free_space_bytes: Some(400 * GB),
             threshold_percentage: Some(80),
-            ..RetentionVolume::default()
+            file_system: Some(if os_type == "Linux" { "ext4" } else { "NTFS" }.to_owned()),
+            is_cache_volume: Some(false),
+            locked: Some(false),
+            in_use_for: None,
         }],
         datastores: vec![MasterTargetDatastore {
             symbolic_name: "vmfs-gold-01".to_owned(),
@@ -184,7 +188,7 @@ fn protected_item(name: &str, friendly: &str, os_type: &str, disks: u32) -> Prot
         ip_address: Some("10.1.0.4".to_owned()),
         agent_last_heartbeat: seconds_ago(90),
         reverse: None,
-        ..ProtectedItem::default()
+        static_ip: Some(false),
     }
 }
 
@@ -317,6 +321,7 @@ impl World {
             ],
             recovery_plans: Vec::new(),
             outputs: Vec::new(),
+            sources: Default::default(),
         };
 
         let vcenter = VcenterInventory {

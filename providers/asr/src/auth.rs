@@ -48,6 +48,12 @@ impl fmt::Debug for BearerToken {
 pub trait TokenSource: Send + Sync + fmt::Debug {
     async fn token(&self) -> Result<BearerToken, AsrError>;
 
+    /// Forgets a token ARM refused as expired or invalid. Returns whether the next
+    /// [`TokenSource::token`] can give a different one (a static token cannot).
+    async fn invalidate(&self) -> bool {
+        false
+    }
+
     /// A short name for messages: `static`, `client secret`, `Azure CLI`, …
     fn kind(&self) -> &'static str;
 }
@@ -176,11 +182,7 @@ impl CredentialChoice {
     ///
     /// `lookup` reads one variable, so tests need not touch the process environment.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<CredentialChoice, AsrError> {
-        let var = |suffix: &str| {
-            lookup(&format!("ARM_{suffix}"))
-                .or_else(|| lookup(&format!("AZURE_{suffix}")))
-                .filter(|value| !value.trim().is_empty())
-        };
+        let var = |suffix: &str| env_var(&lookup, suffix);
         let flag = |suffix: &str| var(suffix).map(|value| is_true(&value));
         let client_id = var("CLIENT_ID");
         let tenant_id = var("TENANT_ID");
@@ -266,6 +268,31 @@ impl CredentialChoice {
     }
 }
 
+/// Reads `ARM_X`, then `AZURE_X`; empty values count as unset.
+fn env_var(lookup: &impl Fn(&str) -> Option<String>, suffix: &str) -> Option<String> {
+    lookup(&format!("ARM_{suffix}"))
+        .or_else(|| lookup(&format!("AZURE_{suffix}")))
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// The subscription from `ARM_SUBSCRIPTION_ID` (or `AZURE_SUBSCRIPTION_ID`), for a
+/// `vault` block that does not name one.
+pub fn subscription_from_env(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    env_var(&lookup, "SUBSCRIPTION_ID")
+}
+
+/// The cloud from `ARM_ENVIRONMENT` (or `AZURE_ENVIRONMENT`); public when unset.
+pub fn cloud_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<AzureCloud, AsrError> {
+    match env_var(&lookup, "ENVIRONMENT") {
+        None => Ok(AzureCloud::Public),
+        Some(name) => AzureCloud::from_name(&name).ok_or_else(|| {
+            AsrError::Config(format!(
+                "ARM_ENVIRONMENT {name:?} is not a known Azure cloud; use public, usgovernment or china"
+            ))
+        }),
+    }
+}
+
 fn is_true(value: &str) -> bool {
     matches!(
         value.trim().to_ascii_lowercase().as_str(),
@@ -301,10 +328,23 @@ impl TokenSource for IdentityTokenSource {
         {
             return Ok(token.clone());
         }
-        let access = self
-            .credential
-            .get_token(&[self.scope.as_str()], None)
+        // `az` or an IMDS endpoint can hang; a token is never worth more than this.
+        const TOKEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+        let scopes = [self.scope.as_str()];
+        let request = self.credential.get_token(&scopes, None);
+        let access = tokio::time::timeout(TOKEN_TIMEOUT, request)
             .await
+            .map_err(|_| {
+                AsrError::Authentication(AuthError {
+                    status: None,
+                    code: "CredentialTimeout".to_owned(),
+                    message: format!(
+                        "{} credential gave no token within {}s",
+                        self.kind,
+                        TOKEN_TIMEOUT.as_secs()
+                    ),
+                })
+            })?
             .map_err(|error| {
                 AsrError::Authentication(AuthError {
                     status: None,
@@ -315,6 +355,11 @@ impl TokenSource for IdentityTokenSource {
         let token = BearerToken::new(access.token.secret());
         *cached = Some((token.clone(), access.expires_on));
         Ok(token)
+    }
+
+    async fn invalidate(&self) -> bool {
+        *self.cached.lock().await = None;
+        true
     }
 
     fn kind(&self) -> &'static str {
@@ -385,6 +430,21 @@ mod tests {
             CredentialChoice::AzureCli { tenant_id: None }
         );
         assert!(CredentialChoice::from_env(env(&[("ARM_USE_CLI", "false")])).is_err());
+    }
+
+    #[test]
+    fn subscription_and_cloud_from_the_environment() {
+        assert_eq!(
+            subscription_from_env(env(&[("AZURE_SUBSCRIPTION_ID", "sub")])).as_deref(),
+            Some("sub")
+        );
+        assert_eq!(subscription_from_env(env(&[])), None);
+        assert_eq!(
+            cloud_from_env(env(&[("ARM_ENVIRONMENT", "china")])).unwrap(),
+            AzureCloud::China
+        );
+        assert_eq!(cloud_from_env(env(&[])).unwrap(), AzureCloud::Public);
+        assert!(cloud_from_env(env(&[("ARM_ENVIRONMENT", "mars")])).is_err());
     }
 
     #[test]

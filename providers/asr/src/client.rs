@@ -221,6 +221,7 @@ impl ArmClient {
     ) -> Result<ArmResponse, AsrError> {
         let path = url.path().to_owned();
         let mut attempt = 0u32;
+        let mut refreshed_token = false;
         loop {
             attempt += 1;
             let token = self.tokens.token().await?;
@@ -257,6 +258,18 @@ impl ArmClient {
                 }
                 Ok((status, headers, body)) => {
                     let error = CloudError::from_body(status.as_u16(), &path, &body);
+                    // A token that expired while we worked (long job polls) is
+                    // fetched again once; a refused identity is not retried.
+                    if status == StatusCode::UNAUTHORIZED
+                        && !refreshed_token
+                        && (error.has_code("ExpiredAuthenticationToken")
+                            || error.has_code("InvalidAuthenticationToken"))
+                        && self.tokens.invalidate().await
+                    {
+                        refreshed_token = true;
+                        attempt -= 1;
+                        continue;
+                    }
                     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
                         return Err(AsrError::Authentication(AuthError {
                             status: Some(status.as_u16()),

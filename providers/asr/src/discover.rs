@@ -149,6 +149,12 @@ fn fabric_of(fabric: ArmFabric, vcenters: Vec<ArmVcenter>, containers: Vec<ArmRe
                         threshold_percentage: volume
                             .threshold_percentage
                             .and_then(|percent| u32::try_from(percent).ok()),
+                        // Not in the schema's RetentionVolume: read when a service
+                        // reports them, else unknown for FB109.
+                        file_system: volume.file_system,
+                        is_cache_volume: volume.is_cache_volume,
+                        locked: volume.locked,
+                        in_use_for: volume.in_use_for.filter(|text| !text.is_empty()),
                     })
                     .collect(),
                 datastores: target
@@ -259,6 +265,8 @@ pub fn protected_item_of(item: ArmProtectedItem) -> ProtectedItem {
             retention_volume: details.retention_drive.clone(),
             datastore: details.datastores.first().cloned(),
         }),
+        // Not in the schema's item details; FB123 reports it as unknown.
+        static_ip: None,
     }
 }
 

@@ -170,6 +170,22 @@ impl CloudError {
         help_text(&self.details)
     }
 
+    /// The request path below the vault (`replicationFabrics/cs01/…/reProtect`), or
+    /// the whole path when it is not a vault path.
+    pub fn short_path(&self) -> &str {
+        let lower = self.path.to_ascii_lowercase();
+        match lower.find("/vaults/") {
+            Some(at) => {
+                let after_vault = &self.path[at + "/vaults/".len()..];
+                after_vault
+                    .split_once('/')
+                    .map(|(_, below)| below)
+                    .unwrap_or(after_vault)
+            }
+            None => &self.path,
+        }
+    }
+
     /// Whether any code of this error (envelope or detail) equals `code`,
     /// compared case-insensitively.
     pub fn has_code(&self, code: &str) -> bool {
@@ -186,7 +202,7 @@ impl fmt::Display for CloudError {
         write!(
             f,
             "ASR rejected {} (HTTP {}): {}: {}",
-            self.path,
+            self.short_path(),
             self.status,
             self.asr_code(),
             self.asr_message()
@@ -275,7 +291,12 @@ impl From<AsrError> for ProviderError {
             AsrError::Cloud(cloud) => ProviderError::Remote {
                 service: SERVICE.to_owned(),
                 code: cloud.asr_code().to_owned(),
-                message: cloud.to_string(),
+                message: format!(
+                    "{} (HTTP {} on {})",
+                    cloud.asr_message(),
+                    cloud.status,
+                    cloud.short_path()
+                ),
                 help: cloud.help(),
             },
             AsrError::JobFailed(job) => ProviderError::Remote {

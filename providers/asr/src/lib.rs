@@ -24,7 +24,10 @@ use failback_engine::provider::{
 };
 use url::Url;
 
-pub use auth::{AzureCloud, BearerToken, CredentialChoice, StaticToken, TokenSource};
+pub use auth::{
+    AzureCloud, BearerToken, CredentialChoice, StaticToken, TokenSource, cloud_from_env,
+    subscription_from_env,
+};
 pub use client::{API_VERSION, ArmClient, RetryPolicy};
 pub use error::{AsrError, AuthError, CloudError, JobFailure, ServiceError};
 
@@ -110,6 +113,38 @@ impl AsrProviderConfig {
     }
 }
 
+/// What a `vault` block gives, for [`AsrProvider::connect`].
+#[derive(Clone, Default)]
+pub struct VaultBlock {
+    /// The block's address, `vault.dr`.
+    pub address: String,
+    /// Falls back to `ARM_SUBSCRIPTION_ID` / `AZURE_SUBSCRIPTION_ID`.
+    pub subscription_id: Option<String>,
+    pub resource_group: String,
+    pub name: String,
+    /// The ARM endpoint; the cloud's (`ARM_ENVIRONMENT`) when absent.
+    pub endpoint: Option<String>,
+    /// A fixed bearer token (the simulator's); credentials come from the
+    /// environment when absent.
+    pub static_token: Option<BearerToken>,
+}
+
+impl std::fmt::Debug for VaultBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultBlock")
+            .field("address", &self.address)
+            .field("subscription_id", &self.subscription_id)
+            .field("resource_group", &self.resource_group)
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field(
+                "static_token",
+                &self.static_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// The ASR provider for one vault.
 #[derive(Debug, Clone)]
 pub struct AsrProvider {
@@ -135,6 +170,47 @@ impl AsrProvider {
         }
         let client = ArmClient::new(config.endpoint.clone(), tokens, config.retry.clone())?;
         Ok(AsrProvider { config, client })
+    }
+
+    /// Builds the provider for a `vault` block: the subscription, the cloud and the
+    /// credentials come from the environment (`ARM_*`, then `AZURE_*`) where the
+    /// block does not give them. `lookup` reads one environment variable.
+    pub fn connect(
+        block: VaultBlock,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<AsrProvider, AsrError> {
+        let subscription_id = match block.subscription_id.filter(|id| !id.trim().is_empty()) {
+            Some(id) => id,
+            None => subscription_from_env(&lookup).ok_or_else(|| {
+                AsrError::Config(format!(
+                    "{}: no subscription_id; set it in the block or in ARM_SUBSCRIPTION_ID",
+                    block.address
+                ))
+            })?,
+        };
+        let cloud = cloud_from_env(&lookup)?;
+        let endpoint_text = block
+            .endpoint
+            .unwrap_or_else(|| cloud.resource_manager_endpoint().to_owned());
+        let endpoint = Url::parse(&endpoint_text).map_err(|error| {
+            AsrError::Config(format!(
+                "{}: endpoint {endpoint_text:?} is not a URL: {error}",
+                block.address
+            ))
+        })?;
+        let tokens = match block.static_token {
+            Some(token) => CredentialChoice::Static(token).into_source(cloud)?,
+            None => CredentialChoice::from_env(&lookup)?.into_source(cloud)?,
+        };
+        let vault = VaultRef {
+            subscription_id,
+            resource_group: block.resource_group,
+            name: block.name,
+        };
+        AsrProvider::new(
+            AsrProviderConfig::new(block.address, vault, endpoint),
+            tokens,
+        )
     }
 
     pub fn client(&self) -> &ArmClient {
@@ -248,6 +324,31 @@ mod tests {
         assert!(!vault.contains(
             "/subscriptions/s/resourceGroups/rg/providers/Microsoft.RecoveryServices/vaults/vv/x"
         ));
+    }
+
+    #[test]
+    fn connect_takes_what_the_block_lacks_from_the_environment() {
+        let lookup = |name: &str| match name {
+            "ARM_SUBSCRIPTION_ID" => Some("sub-from-env".to_owned()),
+            "ARM_ENVIRONMENT" => Some("usgovernment".to_owned()),
+            _ => None,
+        };
+        let block = VaultBlock {
+            address: "vault.dr".to_owned(),
+            resource_group: "rg".to_owned(),
+            name: "v".to_owned(),
+            static_token: Some(BearerToken::new("t0ken")),
+            ..VaultBlock::default()
+        };
+        assert!(!format!("{block:?}").contains("t0ken"));
+        let provider = AsrProvider::connect(block.clone(), lookup).unwrap();
+        assert_eq!(provider.vault().subscription_id, "sub-from-env");
+        assert_eq!(
+            provider.client().endpoint().as_str(),
+            "https://management.usgovcloudapi.net/"
+        );
+        let error = AsrProvider::connect(block, |_| None).unwrap_err();
+        assert!(error.to_string().contains("ARM_SUBSCRIPTION_ID"), "{error}");
     }
 
     #[test]

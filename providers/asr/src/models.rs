@@ -113,6 +113,13 @@ pub struct ArmRetentionVolume {
     pub free_space_in_bytes: Option<u64>,
     #[serde(deserialize_with = "lenient_u64")]
     pub threshold_percentage: Option<u64>,
+    /// Not in the schema (the configuration server knows them); read when a
+    /// service reports them, for FB109.
+    pub file_system: Option<String>,
+    pub is_cache_volume: Option<bool>,
+    #[serde(alias = "isLocked")]
+    pub locked: Option<bool>,
+    pub in_use_for: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -492,3 +492,98 @@ async fn vcenter_actions_are_not_ours_and_foreign_items_are_refused() {
     );
     assert_eq!(world.lock().unwrap().requests, 0);
 }
+
+fn rendered(error: ProviderError) -> String {
+    match &error {
+        ProviderError::Remote {
+            help: Some(help), ..
+        } => format!("{error}\nhelp:\n{help}"),
+        _ => error.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn what_users_read_about_asr_failures() {
+    let mut world = estate(2, 0);
+    world.failing.push("vm000".to_owned());
+    let (endpoint, _world) = fake_arm::start(world).await;
+    let asr = provider_for(endpoint.clone());
+    let failed_job = asr
+        .apply(
+            &ProviderAction::Reprotect(request("vm000")),
+            &Recorder::default(),
+        )
+        .await
+        .unwrap_err();
+    insta::assert_snapshot!("failed_job", rendered(failed_job));
+
+    let mut bad = request("vm000");
+    bad.master_target_id = String::new();
+    let rejected = asr
+        .apply(&ProviderAction::Reprotect(bad), &Recorder::default())
+        .await
+        .unwrap_err();
+    insta::assert_snapshot!(
+        "rejected_reprotect",
+        rendered(rejected).replace(endpoint.as_str().trim_end_matches('/'), "http://ENDPOINT")
+    );
+
+    let (endpoint, _world) = fake_arm::start(estate(1, 0)).await;
+    let expired = provider(endpoint, "stale").discover().await.unwrap_err();
+    insta::assert_snapshot!("expired_token", rendered(expired));
+}
+
+#[tokio::test]
+async fn the_inventory_of_one_configuration_server_and_item() {
+    let (endpoint, _world) = fake_arm::start(estate(1, 0)).await;
+    let inventory = provider_for(endpoint).inventory().await.unwrap();
+    insta::assert_json_snapshot!("inventory_fabric", inventory.fabric("cs01").unwrap());
+    insta::assert_json_snapshot!("inventory_item", inventory.protected_item("vm000").unwrap());
+}
+
+/// A token source whose first token has expired, as after a long job.
+#[derive(Debug, Default)]
+struct RotatingToken {
+    invalidated: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl failback_provider_asr::TokenSource for RotatingToken {
+    async fn token(&self) -> Result<failback_provider_asr::BearerToken, AsrError> {
+        let fresh = self.invalidated.load(std::sync::atomic::Ordering::SeqCst);
+        Ok(failback_provider_asr::BearerToken::new(if fresh {
+            fake_arm::TOKEN
+        } else {
+            "expired"
+        }))
+    }
+
+    async fn invalidate(&self) -> bool {
+        self.invalidated
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        true
+    }
+
+    fn kind(&self) -> &'static str {
+        "test"
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once() {
+    let (endpoint, world) = fake_arm::start(estate(1, 0)).await;
+    let config = AsrProviderConfig::new(
+        "vault.dr",
+        VaultRef {
+            subscription_id: fake_arm::SUBSCRIPTION.to_owned(),
+            resource_group: fake_arm::RESOURCE_GROUP.to_owned(),
+            name: fake_arm::VAULT.to_owned(),
+        },
+        endpoint,
+    );
+    let provider = AsrProvider::new(config, Arc::new(RotatingToken::default())).unwrap();
+    let inventory = provider.inventory().await.unwrap();
+    assert_eq!(inventory.protected_items.len(), 1);
+    // One refused request, then every list once.
+    assert_eq!(world.lock().unwrap().requests, 1 + 8);
+}

@@ -94,7 +94,7 @@ pub async fn discover(
     let mut builder = collected?;
 
     if let Some(manager) = builder.license_assignment_manager.take() {
-        match query_licenses(session, &manager).await {
+        match host_licenses(session, &manager, &builder.hosts).await {
             Ok(editions) => builder.license_editions = editions,
             Err(err) => {
                 tracing::warn!("cannot read host licences (rule FB124 will not be checked): {err}")
@@ -451,18 +451,49 @@ fn parse_pod(id: String, object: Node<'_>) -> StoragePod {
     pod
 }
 
-/// Host id → licence edition key, in one call (empty `entityId` lists every assignment).
+/// Host id → licence edition key. One call without `entityId` lists every assignment
+/// on the servers failback was tested against; a server whose answer names none of the
+/// hosts (older vcsim answers with one anonymous evaluation entry) is asked per host.
+async fn host_licenses(
+    session: &Session<'_>,
+    manager: &MoRef,
+    hosts: &[Host],
+) -> Result<HashMap<String, String>, VcenterError> {
+    let mut editions = query_licenses(session, manager, None).await?;
+    if hosts.is_empty() || hosts.iter().any(|host| editions.contains_key(&host.id)) {
+        return Ok(editions);
+    }
+    for host in hosts {
+        let answer = query_licenses(session, manager, Some(&host.id)).await?;
+        if let Some(edition) = answer.into_values().next() {
+            editions.insert(host.id.clone(), edition);
+        }
+    }
+    Ok(editions)
+}
+
+/// One `QueryAssignedLicenses`: entity id → edition key. With an `entity`, an answer
+/// without an entity id is taken as that entity's.
 async fn query_licenses(
     session: &Session<'_>,
     manager: &MoRef,
+    entity: Option<&str>,
 ) -> Result<HashMap<String, String>, VcenterError> {
     let mut inner = String::new();
     manager.write(&mut inner, "_this");
+    if let Some(entity) = entity {
+        text_element(&mut inner, "entityId", entity);
+    }
     let response = session.call("QueryAssignedLicenses", &inner).await?;
     let mut editions = HashMap::new();
     if let Some(result) = response.result() {
         for assignment in result.children_named("returnval") {
-            let entity = assignment.child_text("entityId").unwrap_or("").trim();
+            let entity = assignment
+                .child_text("entityId")
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .or(entity)
+                .unwrap_or("");
             let edition = assignment
                 .path(&["assignedLicense", "editionKey"])
                 .map(|edition| edition.text().trim())

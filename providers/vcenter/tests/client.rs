@@ -427,3 +427,63 @@ async fn nothing_listening_is_a_transport_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn licences_are_asked_per_host_when_the_bulk_answer_names_no_host() {
+    // vcsim 0.24.2 without the harness override: one anonymous evaluation entry.
+    let fake = FakeVcenter::start(Arc::new(|seen: &Seen, _: &[Seen]| {
+        if seen.method != "QueryAssignedLicenses" {
+            return default_reply(seen);
+        }
+        let entity = seen
+            .body
+            .split("<entityId>")
+            .nth(1)
+            .and_then(|rest| rest.split('<').next())
+            .unwrap_or("");
+        Reply::ok(envelope(&format!(
+            "<QueryAssignedLicensesResponse xmlns=\"urn:vim25\"><returnval><entityId>{entity}</entityId>\
+             <assignedLicense><licenseKey>00000-00000-00000-00000-00000</licenseKey><editionKey>eval</editionKey>\
+             <name>Evaluation Mode</name><total>0</total></assignedLicense></returnval></QueryAssignedLicensesResponse>"
+        )))
+    }))
+    .await;
+    let inventory = provider(&fake).inventory().await.unwrap();
+    let queries = fake
+        .methods()
+        .iter()
+        .filter(|m| *m == "QueryAssignedLicenses")
+        .count();
+    assert_eq!(queries, 1 + inventory.hosts.len());
+    assert!(
+        inventory
+            .hosts
+            .iter()
+            .all(|h| h.license_edition.as_deref() == Some("eval"))
+    );
+}
+
+#[tokio::test]
+async fn a_server_dying_mid_answer_is_a_transport_error() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/xml\r\ncontent-length: 5000\r\n\r\n<soapenv:Envelope");
+            // The process dies: the connection closes with most of the body missing.
+        }
+    });
+    let provider =
+        VcenterProvider::new("vcenter.onprem", settings(&format!("http://{addr}/sdk"))).unwrap();
+    let started = Instant::now();
+    let err = provider.discover().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(matches!(err, ProviderError::Transport(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("during RetrieveServiceContent"),
+        "{err}"
+    );
+}

@@ -1,0 +1,66 @@
+# One Linux VM (web01), failed over to Azure, reprotected back to vCenter through one
+# Linux master target and a process server in Azure.
+
+failback {
+  parallelism  = 4
+  connectivity = "vpn"
+
+  state "local" {
+    path = "failback.state.json"
+  }
+}
+
+variable "vsphere_password" {
+  description = "Password of the vCenter account failback uses."
+  type        = string
+  default     = "simulator"
+  sensitive   = true
+}
+
+vcenter "onprem" {
+  url      = "https://vcsa.lab.local/sdk"
+  username = "failback@vsphere.local"
+  password = var.vsphere_password
+  insecure = true
+}
+
+vault "dr" {
+  subscription_id = "00000000-0000-0000-0000-000000000001"
+  resource_group  = "rg-dr"
+  name            = "rsv-dr-weu"
+}
+
+configuration_server "cs01" {
+  vault   = vault.dr
+  fabric  = "cs01"
+  vcenter = vcenter.onprem
+}
+
+process_server "azure" {
+  configuration_server = configuration_server.cs01
+  name                 = "ps-azure-01"
+  location             = "azure"
+}
+
+master_target "mt_linux" {
+  configuration_server    = configuration_server.cs01
+  vm                      = "mt-lnx-01"
+  os                      = "linux"
+  retention_volume        = "/mnt/retention"
+  datastores              = ["vmfs-gold-01"]
+  ensure_disk_enable_uuid = true
+}
+
+reprotect "web01" {
+  protected_item   = "web01-item"
+  vm               = "web01"
+  process_server   = process_server.azure
+  master_target    = master_target.mt_linux
+  datastore        = "vmfs-gold-01"
+  retention_volume = master_target.mt_linux.retention_volume
+}
+
+output "web01_master_target" {
+  description = "The master target that receives web01's reverse replication."
+  value       = reprotect.web01.master_target.vm
+}

@@ -1,0 +1,28 @@
+//! The realistic ASR estate used by the simulator tests is a valid estate with the
+//! shape those tests rely on.
+
+use std::path::Path;
+
+use failback_sim::estate::Estate;
+
+#[test]
+fn the_realistic_estate_loads_and_has_the_advertised_shape() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/estates/asr-realistic.json");
+    let estate = Estate::load(&path).unwrap();
+    let vault = &estate.vault;
+    assert_eq!(vault.configuration_servers.len(), 2);
+    let os_types: Vec<_> = vault
+        .configuration_servers
+        .iter()
+        .flat_map(|server| {
+            server
+                .master_targets
+                .iter()
+                .map(|target| format!("{:?}", target.os_type))
+        })
+        .collect();
+    assert!(os_types.contains(&"Windows".to_owned()) && os_types.contains(&"Linux".to_owned()));
+    assert_eq!(vault.protected_items.len(), 50);
+    assert_eq!(vault.recovery_plans.len(), 3);
+}

@@ -1,0 +1,196 @@
+//! The `failback-sim` binary: one JSON line with what a client needs, a working
+//! endpoint, clean stop on stdin closed or SIGTERM, and clear estate errors.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::estate_path;
+use serde_json::Value;
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_failback-sim"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("spawn failback-sim: {err}"))
+}
+
+/// The first stdout line, within a bound.
+fn first_line(child: &mut Child) -> Value {
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(Duration::from_secs(20)) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("no JSON line within 20 s");
+        }
+    };
+    serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line:?}"))
+}
+
+/// Waits for the process to exit, within a bound.
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..200 {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let _ = child.kill();
+    panic!("failback-sim did not stop within 5 s");
+}
+
+fn basics() -> String {
+    estate_path("vault-reprotect-basics.json")
+        .display()
+        .to_string()
+}
+
+#[tokio::test]
+async fn prints_one_json_line_serves_and_stops_when_stdin_closes() {
+    let mut child = spawn(&["--estate", &basics(), "--no-vcenter", "--page-size", "2"]);
+    let line = first_line(&mut child);
+    assert!(line["vcenter"].is_null());
+    let asr = &line["asr"];
+    assert_eq!(
+        asr["subscription_id"],
+        "00000000-0000-0000-0000-000000000001"
+    );
+    assert_eq!(asr["resource_group"], "rg-dr");
+    assert_eq!(asr["vault"], "contoso-vault");
+    let endpoint = asr["endpoint"].as_str().unwrap_or_default().to_owned();
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    let token = asr["token"].as_str().unwrap_or_default().to_owned();
+
+    let url = format!(
+        "{endpoint}/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dr/providers/Microsoft.RecoveryServices/vaults/contoso-vault/replicationProtectedItems?api-version=2026-05-01"
+    );
+    let page: Value = common::client()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page["value"].as_array().map(Vec::len), Some(2));
+    assert!(page["nextLink"].is_string());
+
+    drop(child.stdin.take());
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status:?}");
+    let refused = common::client().get(&url).bearer_auth(&token).send().await;
+    assert!(refused.is_err(), "still serving after stop");
+}
+
+#[test]
+fn stops_cleanly_on_sigterm() {
+    let mut child = spawn(&["--estate", &basics(), "--no-vcenter"]);
+    let _ = first_line(&mut child);
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn estate_errors_name_file_path_and_expectation() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("broken.json");
+    let mut estate: Value = serde_json::from_str(
+        &std::fs::read_to_string(estate_path("vault-reprotect-basics.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    estate["vault"]["protected_items"][1]["os_type"] = Value::from("BeOS");
+    std::fs::write(&file, estate.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let output = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
+        .args(["--estate", &file.display().to_string(), "--no-vcenter"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.json"), "{stderr}");
+    assert!(
+        stderr.contains("vault.protected_items[1].os_type"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("unknown variant `BeOS`, expected `Windows` or `Linux`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn inconsistent_estates_are_refused_with_the_path() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let file = dir.path().join("dangling.json");
+    let mut estate: Value = serde_json::from_str(
+        &std::fs::read_to_string(estate_path("vault-reprotect-basics.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    estate["vault"]["recovery_plans"][0]["members"][1] = Value::from("ghost-item");
+    std::fs::write(&file, estate.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let output = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
+        .args(["--estate", &file.display().to_string(), "--no-vcenter"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("dangling.json: at `vault.recovery_plans[0].members[1]`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("expected the name of a protected item, got `ghost-item`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn refuses_a_non_loopback_listen_address() {
+    let output = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
+        .args([
+            "--estate",
+            &basics(),
+            "--no-vcenter",
+            "--listen",
+            "0.0.0.0:0",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("loopback only"));
+}
+
+#[test]
+fn without_no_vcenter_and_no_harness_it_says_what_to_do() {
+    let output = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
+        .args(["--estate", &basics()])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if output.status.success() {
+        return; // a harness is wired in and available: nothing to check here
+    }
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--no-vcenter"));
+}
