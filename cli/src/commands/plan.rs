@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use failback_engine::config::Config;
+use failback_engine::config::{self, Config, VariableInputs};
 use failback_engine::observe::Observed;
 use failback_engine::plan::{self, Assessment, Plan, PlanMeta, PriorState};
 use failback_engine::provider::{Provider, ProviderError};
@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
+use crate::commands::config_args::ConfigArgs;
 use crate::render::markdown::ApplyHint;
 use crate::render::{self, Paint, Sources};
 use crate::ui::Ui;
@@ -36,9 +37,8 @@ pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(600);
 /// to do, 1 error, 2 changes or drift.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Set a variable: NAME=VALUE (repeatable).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Save the plan to FILE for `failback apply FILE` (JSON, without secrets).
     #[arg(long = "out", short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -59,11 +59,13 @@ pub struct Args {
 
 /// The configuration as loaded: the typed model and the files' text (for the digest
 /// and for snippets in diagnostics).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LoadedConfiguration {
     pub config: Config,
     /// `(path relative to the configuration directory, text)`.
     pub files: Vec<(String, String)>,
+    /// Warnings of loading, shown on stderr.
+    pub warnings: Vec<miette::Report>,
 }
 
 /// The stages of `plan` that other parts of failback provide.
@@ -72,7 +74,7 @@ pub trait PlanWiring {
     fn load(
         &self,
         dir: &Path,
-        variables: &BTreeMap<String, String>,
+        inputs: &VariableInputs,
     ) -> Result<LoadedConfiguration, CommandError>;
 
     /// One provider per `vcenter` and `vault` block.
@@ -92,13 +94,13 @@ pub trait PlanWiring {
 
 /// The wiring of the `failback` binary.
 pub fn default_wiring() -> Box<dyn PlanWiring> {
-    Box::new(UnwiredStages)
+    Box::new(BinaryWiring)
 }
 
-/// Stands where the configuration loader, the providers and the state backends plug
-/// in; each says plainly that it is missing instead of pretending.
+/// The configuration loader and the rules as they are; the providers and the state
+/// backend are not plugged in yet, and say so plainly instead of pretending.
 #[derive(Debug)]
-struct UnwiredStages;
+struct BinaryWiring;
 
 fn not_in_this_build(stage: &str) -> CommandError {
     CommandError::user(miette!(
@@ -110,28 +112,40 @@ fn not_in_this_build(stage: &str) -> CommandError {
     ))
 }
 
-impl PlanWiring for UnwiredStages {
+impl PlanWiring for BinaryWiring {
     fn load(
         &self,
-        _dir: &Path,
-        _variables: &BTreeMap<String, String>,
+        dir: &Path,
+        inputs: &VariableInputs,
     ) -> Result<LoadedConfiguration, CommandError> {
-        Err(not_in_this_build("configuration loader"))
+        let loaded = config::load_report(dir, inputs);
+        if loaded.diagnostics.has_errors() {
+            return Err(CommandError::many(loaded.diagnostics.to_reports()));
+        }
+        let files = loaded
+            .diagnostics
+            .sources
+            .files()
+            .map(|file| (file.path.to_string_lossy().into_owned(), file.text.clone()))
+            .collect();
+        Ok(LoadedConfiguration {
+            config: loaded.config,
+            files,
+            warnings: loaded.diagnostics.to_reports(),
+        })
     }
 
     fn providers(&self, _config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError> {
-        Err(not_in_this_build("vCenter and ASR providers"))
+        Err(not_in_this_build("wiring of the vCenter and ASR providers"))
     }
 
-    fn assess(&self, config: &Config, _observed: &Observed) -> Assessment {
-        Assessment {
-            findings: failback_engine::rules::check_config(config),
-            fixes: Vec::new(),
-        }
+    fn assess(&self, config: &Config, observed: &Observed) -> Assessment {
+        let (findings, fixes) = failback_engine::rules::assess(config, observed);
+        Assessment { findings, fixes }
     }
 
     fn prior_state(&self, _config: &Config, _dir: &Path) -> Result<PriorState, CommandError> {
-        Err(not_in_this_build("state backend"))
+        Err(not_in_this_build("wiring of the state backend"))
     }
 }
 
@@ -161,6 +175,8 @@ pub struct PlanRun {
     pub rendered: String,
     /// Lines for stderr (where the plan was saved, why it was not).
     pub notes: Vec<String>,
+    /// Warnings of loading the configuration, for stderr.
+    pub warnings: Vec<miette::Report>,
     pub exit: Exit,
 }
 
@@ -168,6 +184,9 @@ pub struct PlanRun {
 pub fn cmd_plan(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, CommandError> {
     let wiring = default_wiring();
     let run = run_plan(wiring.as_ref(), &global.chdir, args, Paint::new(ui.color()))?;
+    for warning in &run.warnings {
+        ui.report_diagnostic(warning);
+    }
     ui.write_data(&run.rendered);
     for note in &run.notes {
         ui.status(note);
@@ -182,8 +201,9 @@ pub fn run_plan(
     args: &Args,
     paint: Paint,
 ) -> Result<PlanRun, CommandError> {
-    let variables = parse_variables(&args.vars)?;
-    let loaded = wiring.load(dir, &variables)?;
+    let inputs = args.config.inputs();
+    let variables = digest_inputs(dir, &inputs)?;
+    let loaded = wiring.load(dir, &inputs)?;
     let providers = wiring.providers(&loaded.config)?;
     let started = wiring.now();
     let mut observed = discover(providers, DISCOVERY_TIMEOUT)?;
@@ -218,6 +238,7 @@ pub fn run_plan(
     }
 
     let sources = Sources::from_files(loaded.files);
+    let warnings = loaded.warnings;
     let rendered = match Format::from_flags(args.json, args.markdown) {
         Format::Human => render::human::render(&plan, &sources, paint),
         Format::Json => render::json::render(&plan),
@@ -246,6 +267,7 @@ pub fn run_plan(
         plan,
         rendered,
         notes,
+        warnings,
         exit,
     })
 }
@@ -283,9 +305,24 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-fn parse_variables(vars: &[String]) -> Result<BTreeMap<String, String>, CommandError> {
+/// The variable inputs as they enter the configuration digest: every `-var` (a later
+/// one wins, as in loading), every `-var-file` by path with its contents, and every
+/// `FAILBACK_VAR_*` variable. A `-var` without `=` is refused here, before anything
+/// runs.
+fn digest_inputs(
+    dir: &Path,
+    inputs: &VariableInputs,
+) -> Result<BTreeMap<String, String>, CommandError> {
     let mut variables = BTreeMap::new();
-    for var in vars {
+    for (name, value) in &inputs.env {
+        variables.insert(format!("env:{name}"), value.clone());
+    }
+    for file in &inputs.var_files {
+        // An unreadable file is reported by the loader with its diagnostics.
+        let contents = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        variables.insert(format!("var-file:{}", file.display()), contents);
+    }
+    for var in &inputs.vars {
         let Some((name, value)) = var.split_once('=') else {
             return Err(CommandError::user(miette!(
                 help = "write --var NAME=VALUE, e.g. --var datastore=ds-vmfs-01",
@@ -299,7 +336,7 @@ fn parse_variables(vars: &[String]) -> Result<BTreeMap<String, String>, CommandE
                 "--var {var:?} names no variable"
             )));
         }
-        variables.insert(name.to_owned(), value.to_owned());
+        variables.insert(format!("var:{name}"), value.to_owned());
     }
     Ok(variables)
 }
@@ -385,13 +422,23 @@ pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), CommandError> {
 mod tests {
     use super::*;
 
+    fn inputs(vars: &[&str]) -> VariableInputs {
+        VariableInputs {
+            vars: vars.iter().map(|v| (*v).to_owned()).collect(),
+            var_files: Vec::new(),
+            env: vec![("region".to_owned(), "west".to_owned())],
+        }
+    }
+
     #[test]
     fn variables_need_a_name_and_an_equals_sign() {
-        let ok = parse_variables(&["a=1".to_owned(), "b==2".to_owned()]).unwrap();
-        assert_eq!(ok["a"], "1");
-        assert_eq!(ok["b"], "=2");
-        assert!(parse_variables(&["a".to_owned()]).is_err());
-        assert!(parse_variables(&["=1".to_owned()]).is_err());
+        let dir = Path::new(".");
+        let ok = digest_inputs(dir, &inputs(&["a=1", "b==2", "a=3"])).unwrap();
+        assert_eq!(ok["var:a"], "3");
+        assert_eq!(ok["var:b"], "=2");
+        assert_eq!(ok["env:region"], "west");
+        assert!(digest_inputs(dir, &inputs(&["a"])).is_err());
+        assert!(digest_inputs(dir, &inputs(&["=1"])).is_err());
     }
 
     #[test]
