@@ -97,8 +97,8 @@ pub fn default_wiring() -> Box<dyn PlanWiring> {
     Box::new(BinaryWiring)
 }
 
-/// The configuration loader and the rules as they are; the providers and the state
-/// backend are not plugged in yet, and say so plainly instead of pretending.
+/// The configuration loader, the rules and the state backends as they are; the
+/// providers are not plugged in yet, and say so plainly instead of pretending.
 #[derive(Debug)]
 struct BinaryWiring;
 
@@ -144,8 +144,15 @@ impl PlanWiring for BinaryWiring {
         Assessment { findings, fixes }
     }
 
-    fn prior_state(&self, _config: &Config, _dir: &Path) -> Result<PriorState, CommandError> {
-        Err(not_in_this_build("wiring of the state backend"))
+    fn prior_state(&self, config: &Config, dir: &Path) -> Result<PriorState, CommandError> {
+        let backend = failback_engine::state::open_backend(&config.settings.state, dir)?;
+        Ok(match backend.read()? {
+            Some(state) => PriorState {
+                lineage: Some(state.lineage.to_string()),
+                serial: state.serial,
+            },
+            None => PriorState::default(),
+        })
     }
 }
 
@@ -439,6 +446,26 @@ mod tests {
         assert_eq!(ok["env:region"], "west");
         assert!(digest_inputs(dir, &inputs(&["a"])).is_err());
         assert!(digest_inputs(dir, &inputs(&["=1"])).is_err());
+    }
+
+    #[test]
+    fn the_binary_loads_an_example_with_its_files_for_the_digest() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/basic");
+        let loaded = match BinaryWiring.load(&dir, &VariableInputs::default()) {
+            Ok(loaded) => loaded,
+            Err(err) => panic!("{:?}", err.reports),
+        };
+        assert!(!loaded.config.reprotects.is_empty());
+        assert!(loaded.files.iter().any(|(path, _)| path.ends_with(".hcl")));
+    }
+
+    #[test]
+    fn without_a_state_file_the_plan_starts_from_serial_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BinaryWiring
+            .prior_state(&Config::default(), dir.path())
+            .unwrap_or_else(|err| panic!("{:?}", err.reports));
+        assert_eq!(state, PriorState::default());
     }
 
     #[test]
