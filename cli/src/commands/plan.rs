@@ -16,6 +16,8 @@ use failback_engine::config::{self, Config, VariableInputs};
 use failback_engine::observe::Observed;
 use failback_engine::plan::{self, Assessment, Plan, PlanMeta, PriorState};
 use failback_engine::provider::{Provider, ProviderError};
+use failback_provider_asr::{AsrProvider, BearerToken, VaultBlock};
+use failback_provider_vcenter::VcenterProvider;
 use miette::miette;
 use tokio::task::JoinSet;
 
@@ -97,20 +99,10 @@ pub fn default_wiring() -> Box<dyn PlanWiring> {
     Box::new(BinaryWiring)
 }
 
-/// The configuration loader, the rules and the state backends as they are; the
-/// providers are not plugged in yet, and say so plainly instead of pretending.
+/// The configuration loader, the built-in providers, the rules and the state
+/// backends.
 #[derive(Debug)]
 struct BinaryWiring;
-
-fn not_in_this_build(stage: &str) -> CommandError {
-    CommandError::user(miette!(
-        help = format!(
-            "this build of failback has the planner but not yet the {stage}; use a build \
-             that includes it"
-        ),
-        "{stage} is not available in this build"
-    ))
-}
 
 impl PlanWiring for BinaryWiring {
     fn load(
@@ -135,8 +127,47 @@ impl PlanWiring for BinaryWiring {
         })
     }
 
-    fn providers(&self, _config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError> {
-        Err(not_in_this_build("wiring of the vCenter and ASR providers"))
+    fn providers(&self, config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError> {
+        let mut providers: Vec<Box<dyn Provider>> = Vec::new();
+        let mut failures = Vec::new();
+        for vcenter in &config.vcenters {
+            match VcenterProvider::from_config(vcenter) {
+                Ok(provider) => providers.push(Box::new(provider)),
+                Err(err) => failures.push(miette!(
+                    help = "check the block's url, credentials (or VSPHERE_USER / \
+                            VSPHERE_PASSWORD) and TLS settings",
+                    "{}: {err}",
+                    vcenter.address
+                )),
+            }
+        }
+        for vault in &config.vaults {
+            let block = VaultBlock {
+                address: vault.address.to_string(),
+                subscription_id: Some(vault.subscription_id.clone()),
+                resource_group: vault.resource_group.clone(),
+                name: vault.vault_name.clone(),
+                endpoint: vault.endpoint.clone(),
+                static_token: vault
+                    .access_token
+                    .as_ref()
+                    .map(|token| BearerToken::new(token.expose().clone())),
+            };
+            match AsrProvider::connect(block, |name| std::env::var(name).ok()) {
+                Ok(provider) => providers.push(Box::new(provider)),
+                Err(err) => failures.push(miette!(
+                    help = "check the block's subscription, resource group and name, and \
+                            the Azure credentials (ARM_* / AZURE_* variables)",
+                    "{}: {err}",
+                    vault.address
+                )),
+            }
+        }
+        if failures.is_empty() {
+            Ok(providers)
+        } else {
+            Err(CommandError::many(failures))
+        }
     }
 
     fn assess(&self, config: &Config, observed: &Observed) -> Assessment {
@@ -457,6 +488,32 @@ mod tests {
         };
         assert!(!loaded.config.reprotects.is_empty());
         assert!(loaded.files.iter().any(|(path, _)| path.ends_with(".hcl")));
+    }
+
+    #[test]
+    fn the_binary_builds_one_provider_per_vcenter_and_vault_block_without_connecting() {
+        let mut config = failback_engine::plan::worlds::all_new().config;
+        // Loopback only: building a provider must not reach out, but never risk it.
+        config.vcenters[0].url = Some("https://127.0.0.1:9/sdk".to_owned());
+        config.vaults[0].endpoint = Some("http://127.0.0.1:9".to_owned());
+        let providers = match BinaryWiring.providers(&config) {
+            Ok(providers) => providers,
+            Err(err) => panic!("{:?}", err.reports),
+        };
+        let addresses: Vec<&str> = providers.iter().map(|p| p.address()).collect();
+        assert_eq!(addresses, ["vcenter.onprem", "vault.dr"]);
+    }
+
+    #[test]
+    fn a_block_a_provider_refuses_is_reported_by_its_address() {
+        let mut config = failback_engine::plan::worlds::all_new().config;
+        config.vaults[0].endpoint = Some("http://127.0.0.1:9".to_owned());
+        config.vaults[0].vault_name = "bad/name".to_owned();
+        let Err(err) = BinaryWiring.providers(&config) else {
+            panic!("a vault name with a slash must be refused");
+        };
+        let text: Vec<String> = err.reports.iter().map(|r| r.to_string()).collect();
+        assert!(text.iter().any(|t| t.starts_with("vault.dr: ")), "{text:?}");
     }
 
     #[test]
