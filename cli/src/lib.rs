@@ -5,6 +5,7 @@ pub mod command_error;
 pub mod commands;
 pub mod render;
 pub mod ui;
+pub mod wiring;
 
 use std::process::ExitCode;
 

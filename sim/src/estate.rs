@@ -357,6 +357,27 @@ pub struct ProtectedItem {
     pub agent_registered_after_s: u64,
     #[serde(default)]
     pub health_errors: Vec<String>,
+    /// Optional: the item is already reprotected (replicating Azure → on-premises)
+    /// through these; the ASR simulator then serves it with `InMage` details.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reverse: Option<ReverseReplication>,
+}
+
+/// What an already reprotected item replicates through (ids of its configuration
+/// server's master target and process server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseReplication {
+    pub master_target: String,
+    pub process_server: String,
+    /// A retention volume name of that master target.
+    pub retention_drive: String,
+    /// A datastore the master target sees.
+    #[serde(default)]
+    pub datastore: Option<String>,
+    /// The InMage policy's name; the vault's first InMage policy when absent.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 fn default_machine_type() -> String {

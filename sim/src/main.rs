@@ -98,7 +98,7 @@ async fn run(args: Args) -> ExitCode {
     let vcenter = if args.no_vcenter {
         None
     } else {
-        match vcenter::start(&args.estate) {
+        match vcenter::start(&args.estate).await {
             Ok(vcenter) => Some(vcenter),
             Err(err) => {
                 eprintln!("failback-sim: cannot start the vCenter harness: {err}");
@@ -113,6 +113,7 @@ async fn run(args: Args) -> ExitCode {
         listen: args.listen,
         token: args.token,
         fault_seed: args.seed,
+        vcenter_address: vcenter.as_ref().and_then(vcenter::host),
         ..SimOptions::default()
     };
     let asr = match AsrSimulator::start(estate, options).await {
@@ -193,21 +194,37 @@ async fn wait_for_stop(mut signals: Signals, ignore_stdin: bool) -> &'static str
 mod vcenter {
     use std::path::Path;
 
-    use serde_json::Value;
+    use failback_sim::vcsim::Vcsim;
+    use serde_json::{Value, json};
 
-    /// A running harness; dropping it stops the child.
-    pub struct Harness(());
+    /// Builds (when needed) and starts the harness for the estate's vCenter half; the
+    /// returned handle stops the child when dropped.
+    pub async fn start(estate: &Path) -> Result<Vcsim, String> {
+        let estate = estate.to_owned();
+        // Building and waiting for the harness's ready line block.
+        match tokio::task::spawn_blocking(move || Vcsim::start(&estate)).await {
+            Ok(result) => result.map_err(|err| err.to_string()),
+            Err(join) => Err(format!("the harness launcher stopped: {join}")),
+        }
+    }
 
-    /// Starts the harness for the estate's vCenter half.
-    pub fn start(_estate: &Path) -> Result<Harness, String> {
-        Err(
-            "this build has no vCenter harness launcher (failback_sim::vcsim has not landed)"
-                .to_owned(),
-        )
+    /// The host the harness listens on (`127.0.0.1`), as the configuration servers
+    /// would have discovered it.
+    pub fn host(vcsim: &Vcsim) -> Option<String> {
+        url::Url::parse(&vcsim.url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
     }
 
     /// What a client needs to reach the vCenter.
-    pub fn describe(_harness: &Harness) -> Value {
-        Value::Null
+    pub fn describe(vcsim: &Vcsim) -> Value {
+        json!({
+            "url": vcsim.url,
+            "ca_file": vcsim.ca_file.display().to_string(),
+            "thumbprint_sha256": vcsim.thumbprint_sha256,
+            "thumbprint_sha1": vcsim.thumbprint_sha1,
+            "datacenter": vcsim.datacenter,
+            "users": vcsim.users,
+        })
     }
 }

@@ -353,3 +353,55 @@ async fn every_repository_estate_is_served() {
         assert_eq!(items.len(), declared_items, "{}", file.display());
     }
 }
+
+/// An estate item already reprotected is served in the reverse direction.
+#[tokio::test]
+async fn estate_item_already_reprotected_is_served_as_inmage() {
+    let mut estate = estate("vault-reprotect-basics.json");
+    let item = &mut estate.vault.protected_items[0];
+    item.protection_state = "Protected".into();
+    item.allowed_operations = vec!["PlannedFailover".into(), "DisableProtection".into()];
+    item.reverse = Some(failback_sim::estate::ReverseReplication {
+        master_target: "mt-lnx-01-id".into(),
+        process_server: "ps-azure-01-id".into(),
+        retention_drive: "/mnt/retention".into(),
+        datastore: Some("vmfs-gold-01".into()),
+        policy: None,
+    });
+    let sim = start(estate, SimOptions::default()).await;
+    let path = item_path(&sim, "web01-item").await;
+    let item = get(&sim, &path).await;
+    let p = &item.body["properties"];
+    assert_eq!(p["protectionState"], "Protected");
+    assert_eq!(p["activeLocation"], "Recovery");
+    assert!(
+        p["policyId"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/failback-policy")
+    );
+    assert_eq!(p["providerSpecificDetails"]["instanceType"], "InMage");
+    assert_eq!(
+        p["providerSpecificDetails"]["masterTargetId"],
+        "mt-lnx-01-id"
+    );
+    let again = post(&sim, &format!("{path}/reProtect"), &linux_input(&sim)).await;
+    assert_eq!(again.status, 409);
+    assert_eq!(again.detail_code(), "OperationNotAllowedInCurrentState");
+}
+
+#[tokio::test]
+async fn unsupported_actions_are_not_found_and_wrong_methods_not_allowed() {
+    let sim = basics().await;
+    let path = item_path(&sim, "web01-item").await;
+    let failover = post(
+        &sim,
+        &format!("{path}/unplannedFailover"),
+        &serde_json::json!({}),
+    )
+    .await;
+    assert_eq!(failover.status, 404);
+    assert_eq!(failover.error_code(), "InvalidResourceType");
+    let get_reprotect = get(&sim, &format!("{path}/reProtect")).await;
+    assert_eq!(get_reprotect.status, 405);
+}

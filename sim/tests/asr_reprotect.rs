@@ -326,6 +326,29 @@ async fn datastore_the_master_target_does_not_see() {
 }
 
 #[tokio::test]
+async fn a_deleted_vm_needs_a_datastore() {
+    let mut estate = estate("vault-reprotect-basics.json");
+    estate.vault.protected_items[0].vm = None;
+    let sim = start(estate, SimOptions::default()).await;
+    let path = item_path(&sim, "web01-item").await;
+    let reply = post(
+        &sim,
+        &format!("{path}/reProtect"),
+        &strip(linux_input(&sim), "datastoreName"),
+    )
+    .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.detail_code(), "DatastoreRequiredForNewVirtualMachine");
+    // With the VM still there, the datastore may be left out (the schema makes it optional).
+    let app = item_path(&sim, "app01-item").await;
+    let input = strip(reprotect_input(&sim, "mt-win-01-id", "R:"), "datastoreName");
+    assert_eq!(
+        post(&sim, &format!("{app}/reProtect"), &input).await.status,
+        202
+    );
+}
+
+#[tokio::test]
 async fn state_that_does_not_allow_reprotect() {
     let reply = refused("pending01-item", linux_input).await;
     assert_eq!(reply.status, 409);

@@ -334,10 +334,20 @@ fn the_checker_catches_violations() {
 }
 
 /// Parts of the examples the simulator deliberately does not serve, with the reason.
-const NOT_SERVED: [(&str, &str); 1] = [(
-    "properties.tasks.customDetails",
-    "the example's task is a manual action (ManualActionTaskDetails); reprotect tasks are not",
-)];
+const NOT_SERVED: [(&str, &str); 3] = [
+    (
+        "properties.tasks.customDetails",
+        "the example's task is a manual action (ManualActionTaskDetails); reprotect tasks are not",
+    ),
+    (
+        "properties.recoveryContainerId",
+        "it names the Azure-side fabric's container, which the simulator does not serve; no dangling ids",
+    ),
+    (
+        "properties.recoveryServicesProviderId",
+        "it names a replicationRecoveryServicesProviders resource, which the simulator does not serve",
+    ),
+];
 
 /// Key paths of an example that the simulator's shape must have too. Polymorphic
 /// subtrees differ by nature (the examples are Hyper-V) and are left out.

@@ -30,11 +30,12 @@ fn first_line(child: &mut Child) -> Value {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = tx.send(line);
     });
-    let line = match rx.recv_timeout(Duration::from_secs(20)) {
+    // Generous: the first start may build the Go harness.
+    let line = match rx.recv_timeout(Duration::from_secs(300)) {
         Ok(line) => line,
         Err(_) => {
             let _ = child.kill();
-            panic!("no JSON line within 20 s");
+            panic!("no JSON line within 300 s");
         }
     };
     serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line:?}"))
@@ -42,14 +43,14 @@ fn first_line(child: &mut Child) -> Value {
 
 /// Waits for the process to exit, within a bound.
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    for _ in 0..200 {
+    for _ in 0..400 {
         if let Ok(Some(status)) = child.try_wait() {
             return status;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
     let _ = child.kill();
-    panic!("failback-sim did not stop within 5 s");
+    panic!("failback-sim did not stop within 10 s");
 }
 
 fn basics() -> String {
@@ -182,15 +183,46 @@ fn refuses_a_non_loopback_listen_address() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("loopback only"));
 }
 
+/// Both halves: the vCenter harness runs as a child and stops with the simulator.
 #[test]
-fn without_no_vcenter_and_no_harness_it_says_what_to_do() {
-    let output = Command::new(env!("CARGO_BIN_EXE_failback-sim"))
-        .args(["--estate", &basics()])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    if output.status.success() {
-        return; // a harness is wired in and available: nothing to check here
+fn starts_and_stops_the_vcenter_harness() {
+    let mut child = spawn(&["--estate", &basics()]);
+    let line = first_line(&mut child);
+    let vcenter = &line["vcenter"];
+    assert_eq!(vcenter["datacenter"], "DC-OnPrem");
+    assert_eq!(vcenter["users"], serde_json::json!(["asr@vsphere.local"]));
+    let url = vcenter["url"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        url.starts_with("https://127.0.0.1:") && url.ends_with("/sdk"),
+        "{url}"
+    );
+    assert!(std::path::Path::new(vcenter["ca_file"].as_str().unwrap_or_default()).exists());
+    for key in ["thumbprint_sha256", "thumbprint_sha1"] {
+        assert!(
+            vcenter[key].as_str().is_some_and(|t| t.contains(':')),
+            "{key}"
+        );
     }
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--no-vcenter"));
+    assert!(line["asr"]["endpoint"].is_string());
+    let port = url
+        .trim_start_matches("https://127.0.0.1:")
+        .trim_end_matches("/sdk")
+        .parse::<u16>()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_ok());
+
+    drop(child.stdin.take());
+    let status = wait_exit(&mut child);
+    assert!(status.success(), "{status:?}");
+    // The harness went with it: its port no longer answers (allow it a moment to exit).
+    let mut closed = false;
+    for _ in 0..40 {
+        if std::net::TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(closed, "the vCenter harness still listens on {address}");
 }

@@ -12,12 +12,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use failback_engine::config::{self, Config, VariableInputs};
+use failback_engine::config::{Config, VariableInputs};
 use failback_engine::observe::Observed;
 use failback_engine::plan::{self, Assessment, Plan, PlanMeta, PriorState};
 use failback_engine::provider::{Provider, ProviderError};
-use failback_provider_asr::{AsrProvider, BearerToken, VaultBlock};
-use failback_provider_vcenter::VcenterProvider;
 use miette::miette;
 use tokio::task::JoinSet;
 
@@ -96,95 +94,7 @@ pub trait PlanWiring {
 
 /// The wiring of the `failback` binary.
 pub fn default_wiring() -> Box<dyn PlanWiring> {
-    Box::new(BinaryWiring)
-}
-
-/// The configuration loader, the built-in providers, the rules and the state
-/// backends.
-#[derive(Debug)]
-struct BinaryWiring;
-
-impl PlanWiring for BinaryWiring {
-    fn load(
-        &self,
-        dir: &Path,
-        inputs: &VariableInputs,
-    ) -> Result<LoadedConfiguration, CommandError> {
-        let loaded = config::load_report(dir, inputs);
-        if loaded.diagnostics.has_errors() {
-            return Err(CommandError::many(loaded.diagnostics.to_reports()));
-        }
-        let files = loaded
-            .diagnostics
-            .sources
-            .files()
-            .map(|file| (file.path.to_string_lossy().into_owned(), file.text.clone()))
-            .collect();
-        Ok(LoadedConfiguration {
-            config: loaded.config,
-            files,
-            warnings: loaded.diagnostics.to_reports(),
-        })
-    }
-
-    fn providers(&self, config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError> {
-        let mut providers: Vec<Box<dyn Provider>> = Vec::new();
-        let mut failures = Vec::new();
-        for vcenter in &config.vcenters {
-            match VcenterProvider::from_config(vcenter) {
-                Ok(provider) => providers.push(Box::new(provider)),
-                Err(err) => failures.push(miette!(
-                    help = "check the block's url, credentials (or VSPHERE_USER / \
-                            VSPHERE_PASSWORD) and TLS settings",
-                    "{}: {err}",
-                    vcenter.address
-                )),
-            }
-        }
-        for vault in &config.vaults {
-            let block = VaultBlock {
-                address: vault.address.to_string(),
-                subscription_id: Some(vault.subscription_id.clone()),
-                resource_group: vault.resource_group.clone(),
-                name: vault.vault_name.clone(),
-                endpoint: vault.endpoint.clone(),
-                static_token: vault
-                    .access_token
-                    .as_ref()
-                    .map(|token| BearerToken::new(token.expose().clone())),
-            };
-            match AsrProvider::connect(block, |name| std::env::var(name).ok()) {
-                Ok(provider) => providers.push(Box::new(provider)),
-                Err(err) => failures.push(miette!(
-                    help = "check the block's subscription, resource group and name, and \
-                            the Azure credentials (ARM_* / AZURE_* variables)",
-                    "{}: {err}",
-                    vault.address
-                )),
-            }
-        }
-        if failures.is_empty() {
-            Ok(providers)
-        } else {
-            Err(CommandError::many(failures))
-        }
-    }
-
-    fn assess(&self, config: &Config, observed: &Observed) -> Assessment {
-        let (findings, fixes) = failback_engine::rules::assess(config, observed);
-        Assessment { findings, fixes }
-    }
-
-    fn prior_state(&self, config: &Config, dir: &Path) -> Result<PriorState, CommandError> {
-        let backend = failback_engine::state::open_backend(&config.settings.state, dir)?;
-        Ok(match backend.read()? {
-            Some(state) => PriorState {
-                lineage: Some(state.lineage.to_string()),
-                serial: state.serial,
-            },
-            None => PriorState::default(),
-        })
-    }
+    Box::new(crate::wiring::RealWiring)
 }
 
 /// Which rendering goes to stdout.
@@ -482,7 +392,7 @@ mod tests {
     #[test]
     fn the_binary_loads_an_example_with_its_files_for_the_digest() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/basic");
-        let loaded = match BinaryWiring.load(&dir, &VariableInputs::default()) {
+        let loaded = match crate::wiring::RealWiring.load(&dir, &VariableInputs::default()) {
             Ok(loaded) => loaded,
             Err(err) => panic!("{:?}", err.reports),
         };
@@ -496,7 +406,7 @@ mod tests {
         // Loopback only: building a provider must not reach out, but never risk it.
         config.vcenters[0].url = Some("https://127.0.0.1:9/sdk".to_owned());
         config.vaults[0].endpoint = Some("http://127.0.0.1:9".to_owned());
-        let providers = match BinaryWiring.providers(&config) {
+        let providers = match crate::wiring::RealWiring.providers(&config) {
             Ok(providers) => providers,
             Err(err) => panic!("{:?}", err.reports),
         };
@@ -509,7 +419,7 @@ mod tests {
         let mut config = failback_engine::plan::worlds::all_new().config;
         config.vaults[0].endpoint = Some("http://127.0.0.1:9".to_owned());
         config.vaults[0].vault_name = "bad/name".to_owned();
-        let Err(err) = BinaryWiring.providers(&config) else {
+        let Err(err) = crate::wiring::RealWiring.providers(&config) else {
             panic!("a vault name with a slash must be refused");
         };
         let text: Vec<String> = err.reports.iter().map(|r| r.to_string()).collect();
@@ -519,7 +429,7 @@ mod tests {
     #[test]
     fn without_a_state_file_the_plan_starts_from_serial_zero() {
         let dir = tempfile::tempdir().unwrap();
-        let state = BinaryWiring
+        let state = crate::wiring::RealWiring
             .prior_state(&Config::default(), dir.path())
             .unwrap_or_else(|err| panic!("{:?}", err.reports));
         assert_eq!(state, PriorState::default());

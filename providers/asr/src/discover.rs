@@ -238,7 +238,12 @@ pub fn protected_item_of(item: ArmProtectedItem) -> ProtectedItem {
         protection_container: container_id_of(&item.id).unwrap_or_default(),
         id: item.id,
         name: item.name,
-        vm_name: Some(friendly_name.clone()),
+        // The VM as the configuration server's vCenter inventory names it; absent
+        // when the on-premises VM is gone (FB112).
+        vm_name: details
+            .infrastructure_vm_id
+            .clone()
+            .filter(|vm| !vm.trim().is_empty()),
         friendly_name,
         protection_state: properties.protection_state.unwrap_or_default(),
         protection_state_description: properties.protection_state_description,
@@ -265,8 +270,8 @@ pub fn protected_item_of(item: ArmProtectedItem) -> ProtectedItem {
             retention_volume: details.retention_drive.clone(),
             datastore: details.datastores.first().cloned(),
         }),
-        // Not in the schema's item details; FB123 reports it as unknown.
-        static_ip: None,
+        // The primary NIC's `ipAddressType`; unknown when not reported (FB123).
+        static_ip: details.static_ip(),
     }
 }
 

@@ -229,6 +229,41 @@ pub struct ItemProviderDetails {
     /// when a service reports it.
     pub retention_drive: Option<String>,
     pub validation_errors: Vec<ArmHealthError>,
+    pub vm_nics: Vec<VmNic>,
+}
+
+impl ItemProviderDetails {
+    /// Whether the primary IP configuration (the first when none is marked) is
+    /// static; `None` when no NIC reports an address type.
+    pub fn static_ip(&self) -> Option<bool> {
+        let configs: Vec<&IpConfig> = self
+            .vm_nics
+            .iter()
+            .flat_map(|nic| nic.ip_configs.iter())
+            .filter(|config| config.ip_address_type.is_some())
+            .collect();
+        let primary = configs
+            .iter()
+            .find(|config| config.is_primary == Some(true))
+            .or_else(|| configs.first())?;
+        primary
+            .ip_address_type
+            .as_deref()
+            .map(|kind| eq_ci(kind, "Static"))
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct VmNic {
+    pub ip_configs: Vec<IpConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IpConfig {
+    pub is_primary: Option<bool>,
+    pub ip_address_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -487,6 +522,20 @@ mod tests {
         assert_eq!(volume.capacity_in_bytes, Some(1000));
         assert_eq!(volume.free_space_in_bytes, Some(5));
         assert_eq!(volume.threshold_percentage, None);
+    }
+
+    #[test]
+    fn static_ip_of_the_primary_configuration() {
+        let details: ItemProviderDetails = serde_json::from_str(
+            r#"{"instanceType":"InMageAzureV2","vmNics":[{"ipConfigs":[
+                {"name":"a","isPrimary":false,"ipAddressType":"Dynamic"},
+                {"name":"b","isPrimary":true,"ipAddressType":"static"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(details.static_ip(), Some(true));
+        let none: ItemProviderDetails =
+            serde_json::from_str(r#"{"instanceType":"InMage","vmNics":[]}"#).unwrap();
+        assert_eq!(none.static_ip(), None);
     }
 
     #[test]

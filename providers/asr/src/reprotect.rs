@@ -29,7 +29,10 @@ use crate::models::{
 
 /// How many times one apply may send the reprotect POST (each only after reading
 /// the item showed no reprotect in progress).
-const MAX_POSTS: u32 = 4;
+const MAX_POSTS: u32 = 6;
+
+/// How many times a job may answer 404 before it is taken as really missing.
+const MAX_JOB_NOT_FOUND: u32 = 5;
 
 /// What an action needs from the provider.
 pub struct Context<'a> {
@@ -86,6 +89,13 @@ pub async fn reprotect(
     loop {
         let (item, scenario) = read_item(context.client, &item_path).await?;
         if is_reverse_protected(&item) {
+            if posts > 0 {
+                // Our POST went through and its job finished while its answer was
+                // lost: this apply made the change.
+                return Ok(ActionOutcome::Applied {
+                    remote_ids: Vec::new(),
+                });
+            }
             tracing::info!(item = %item.name, "already protected in the reverse direction");
             return Ok(ActionOutcome::AlreadyDone);
         }
@@ -250,11 +260,24 @@ async fn follow_job(
     let started = Instant::now();
     let mut wait = first_wait.map(|asked| clamp(context.poll, Some(asked)));
     let mut last_message = String::new();
+    let mut not_found_polls = 0u32;
     loop {
         if let Some(wait) = wait {
             sleep_bounded(started, context.poll.job_timeout, wait).await;
         }
-        let job: ArmJob = context.client.get_json(url.clone()).await?;
+        let job: ArmJob = match context.client.get_json(url.clone()).await {
+            Ok(job) => job,
+            // ARM is eventually consistent: a job named by a fresh 202 can answer
+            // 404 for a moment.
+            Err(AsrError::Cloud(error))
+                if error.status == 404 && not_found_polls < MAX_JOB_NOT_FOUND =>
+            {
+                not_found_polls += 1;
+                wait = Some(context.poll.min_interval);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         let properties = &job.properties;
         let state = properties.state.clone().unwrap_or_default();
         let done = properties

@@ -587,3 +587,67 @@ async fn an_expired_token_is_refreshed_once() {
     // One refused request, then every list once.
     assert_eq!(world.lock().unwrap().requests, 1 + 8);
 }
+
+#[tokio::test]
+async fn without_a_job_in_location_the_operation_is_followed() {
+    let mut world = estate(2, 0);
+    world.async_operation_only = true;
+    let (endpoint, world) = fake_arm::start(world).await;
+    let outcome = provider_for(endpoint)
+        .apply(
+            &ProviderAction::Reprotect(request("vm000")),
+            &Recorder::default(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ActionOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    let world = world.lock().unwrap();
+    assert_eq!(world.reprotect_posts["vm000"], 1);
+    assert_eq!(
+        world.items[0]["properties"]["protectionState"], "Protected",
+        "the operation was polled to its end"
+    );
+}
+
+#[tokio::test]
+async fn a_job_that_is_not_visible_yet_is_polled_again() {
+    let mut world = estate(2, 0);
+    world.job_invisible_polls = 2;
+    let (endpoint, world) = fake_arm::start(world).await;
+    let outcome = provider_for(endpoint)
+        .apply(
+            &ProviderAction::Reprotect(request("vm000")),
+            &Recorder::default(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ActionOutcome::Applied { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(world.lock().unwrap().reprotect_posts["vm000"], 1);
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_a_reprotect_that_already_finished_is_applied_not_already_done() {
+    let mut world = estate(2, 0);
+    world.instant_jobs = true;
+    world.faults.push_back((
+        axum::http::Method::POST,
+        "/reProtect".to_owned(),
+        Fault::DropAfterAccept,
+    ));
+    let (endpoint, world) = fake_arm::start(world).await;
+    let outcome = provider_for(endpoint)
+        .apply(
+            &ProviderAction::Reprotect(request("vm000")),
+            &Recorder::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome, ActionOutcome::Applied { remote_ids: vec![] });
+    assert_eq!(world.lock().unwrap().reprotect_posts["vm000"], 1);
+}

@@ -96,11 +96,11 @@ pub fn check_vault(vault: &VaultEstate) -> Result<(), EstateProblem> {
         |i| format!("vault.protected_items[{i}].name"),
     )?;
     for (i, item) in vault.protected_items.iter().enumerate() {
-        if !vault
+        let Some(cs) = vault
             .configuration_servers
             .iter()
-            .any(|cs| cs.fabric.eq_ignore_ascii_case(&item.fabric))
-        {
+            .find(|cs| cs.fabric.eq_ignore_ascii_case(&item.fabric))
+        else {
             return problem(
                 format!("vault.protected_items[{i}].fabric"),
                 format!(
@@ -114,6 +114,14 @@ pub fn check_vault(vault: &VaultEstate) -> Result<(), EstateProblem> {
                     )
                 ),
             );
+        };
+        if let Some(reverse) = &item.reverse {
+            check_reverse(
+                vault,
+                cs,
+                reverse,
+                &format!("vault.protected_items[{i}].reverse"),
+            )?;
         }
     }
     unique(
@@ -178,6 +186,90 @@ pub fn check_vault(vault: &VaultEstate) -> Result<(), EstateProblem> {
         }
     }
     Ok(())
+}
+
+/// An already reprotected item must name things its configuration server has.
+fn check_reverse(
+    vault: &VaultEstate,
+    cs: &crate::estate::ConfigurationServer,
+    reverse: &crate::estate::ReverseReplication,
+    path: &str,
+) -> Result<(), EstateProblem> {
+    let Some(mt) = cs
+        .master_targets
+        .iter()
+        .find(|mt| mt.id.eq_ignore_ascii_case(&reverse.master_target))
+    else {
+        return problem(
+            format!("{path}.master_target"),
+            format!(
+                "expected a master target id of configuration server `{}`, got `{}` (known: {})",
+                cs.fabric,
+                reverse.master_target,
+                known(cs.master_targets.iter().map(|m| m.id.as_str()))
+            ),
+        );
+    };
+    if !cs
+        .process_servers
+        .iter()
+        .any(|ps| ps.id.eq_ignore_ascii_case(&reverse.process_server))
+    {
+        return problem(
+            format!("{path}.process_server"),
+            format!(
+                "expected a process server id of configuration server `{}`, got `{}` (known: {})",
+                cs.fabric,
+                reverse.process_server,
+                known(cs.process_servers.iter().map(|p| p.id.as_str()))
+            ),
+        );
+    }
+    if !mt
+        .retention_volumes
+        .iter()
+        .any(|v| v.name.eq_ignore_ascii_case(&reverse.retention_drive))
+    {
+        return problem(
+            format!("{path}.retention_drive"),
+            format!(
+                "expected a retention volume of master target `{}`, got `{}` (known: {})",
+                mt.id,
+                reverse.retention_drive,
+                known(mt.retention_volumes.iter().map(|v| v.name.as_str()))
+            ),
+        );
+    }
+    if let Some(datastore) = &reverse.datastore
+        && !mt.datastores.iter().any(|d| d == datastore)
+    {
+        return problem(
+            format!("{path}.datastore"),
+            format!(
+                "expected a datastore master target `{}` sees, got `{datastore}` (known: {})",
+                mt.id,
+                known(mt.datastores.iter().map(String::as_str))
+            ),
+        );
+    }
+    let policy = vault.policies.iter().find(|p| match &reverse.policy {
+        Some(name) => p.name.eq_ignore_ascii_case(name),
+        None => p.instance_type.eq_ignore_ascii_case("InMage"),
+    });
+    match policy {
+        Some(p) if p.instance_type.eq_ignore_ascii_case("InMage") => Ok(()),
+        Some(p) => problem(
+            format!("{path}.policy"),
+            format!(
+                "expected an InMage (failback) policy, `{}` is {}",
+                p.name, p.instance_type
+            ),
+        ),
+        None => problem(
+            format!("{path}.policy"),
+            "expected the name of an InMage (failback) policy; the vault has none".to_owned(),
+        ),
+    }
 }
 
 fn known<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -260,6 +352,29 @@ mod tests {
         let v = vault(r#""behaviour": {"faults": {"failing_jobs": ["nobody"]}}"#);
         let err = check_vault(&v).err().unwrap_or_else(|| panic!("accepted"));
         assert_eq!(err.json_path, "vault.behaviour.faults.failing_jobs[0]");
+    }
+
+    #[test]
+    fn reverse_items_must_name_what_their_server_has() {
+        let text = format!(
+            r#""protected_items": [{}]"#,
+            item("a", "cs01").replace(
+                r#""protection_state": "Protected""#,
+                r#""protection_state": "Protected", "reverse": {"master_target": "mt9", "process_server": "ps", "retention_drive": "R:"}"#
+            )
+        );
+        let err = check_vault(&vault(&text))
+            .err()
+            .unwrap_or_else(|| panic!("accepted"));
+        assert_eq!(
+            err.json_path,
+            "vault.protected_items[0].reverse.master_target"
+        );
+        assert!(
+            err.message.contains("got `mt9` (known: none)"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::clock::arm_time;
 use super::shapes::{AGENT_VERSION, GIB, component_ip, health_error, os_name};
-use super::world::{ItemState, World, container_name, stable_guid};
+use super::world::{ItemState, World, stable_guid};
 
 /// `currentScenario` when nothing runs, as ASR reports it (examples: job `None`,
 /// start `1753-01-01T01:01:01Z`).
@@ -63,7 +63,6 @@ pub fn protected_item(world: &World, index: usize) -> Value {
         Some(_) => reverse_details(world, item),
         None => forward_details(world, item),
     };
-    let container = container_name(fabric_name);
     json!({
         "id": world.ids.item_id(fabric_name, item.name()),
         "name": item.name(),
@@ -80,7 +79,6 @@ pub fn protected_item(world: &World, index: usize) -> Value {
                 world.ids.container_id(fabric_name),
                 item.name()
             ),
-            "recoveryServicesProviderId": "",
             "primaryFabricFriendlyName": fabric_friendly,
             "primaryFabricProvider": "VMware",
             "recoveryFabricFriendlyName": "Microsoft Azure",
@@ -100,7 +98,6 @@ pub fn protected_item(world: &World, index: usize) -> Value {
             "policyFriendlyName": policy_name,
             "currentScenario": current_scenario,
             "providerSpecificDetails": details,
-            "recoveryContainerId": format!("{}/{}", world.ids.fabric_id(fabric_name), container),
         }
     })
 }

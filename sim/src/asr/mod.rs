@@ -15,6 +15,8 @@ pub mod error;
 mod faults;
 mod item_shape;
 mod jobs;
+mod lro;
+mod query;
 mod reprotect;
 mod routes;
 mod server;
@@ -39,7 +41,7 @@ pub const API_VERSION: &str = "2026-05-01";
 pub const DEFAULT_TOKEN: &str = "failback-sim-token";
 
 /// How to run the simulator.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SimOptions {
     /// Items per page of every list (`nextLink` paging).
     pub page_size: usize,
@@ -55,6 +57,26 @@ pub struct SimOptions {
     pub epoch: Option<DateTime<Utc>>,
     /// `Retry-After` (seconds) of an injected 429.
     pub throttle_retry_after_s: u64,
+    /// Where the simulated vCenter really listens (`127.0.0.1`): the configuration
+    /// servers report it as the IP address of the first vCenter each one lists, as a
+    /// real configuration server reports the address it discovered a vCenter at.
+    pub vcenter_address: Option<String>,
+}
+
+impl std::fmt::Debug for SimOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token stays out of Debug output.
+        f.debug_struct("SimOptions")
+            .field("page_size", &self.page_size)
+            .field("time_scale", &self.time_scale)
+            .field("listen", &self.listen)
+            .field("token", &"<redacted>")
+            .field("fault_seed", &self.fault_seed)
+            .field("epoch", &self.epoch)
+            .field("throttle_retry_after_s", &self.throttle_retry_after_s)
+            .field("vcenter_address", &self.vcenter_address)
+            .finish()
+    }
 }
 
 impl Default for SimOptions {
@@ -67,6 +89,7 @@ impl Default for SimOptions {
             fault_seed: None,
             epoch: None,
             throttle_retry_after_s: 1,
+            vcenter_address: None,
         }
     }
 }
@@ -162,7 +185,8 @@ impl AsrSimulator {
             now - chrono::TimeDelta::nanoseconds(i64::from(now.timestamp_subsec_nanos()))
         });
         let faults = FaultPlan::new(estate.vault.behaviour.faults.clone(), options.fault_seed);
-        let world = World::new(estate, clock::Clock::new(epoch, scale));
+        let mut world = World::new(estate, clock::Clock::new(epoch, scale));
+        world.vcenter_address = options.vcenter_address.clone();
         let ids = world.ids.clone();
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
@@ -327,6 +351,17 @@ fn glob_match(pattern: &str, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let options = SimOptions {
+            token: "very-secret".to_owned(),
+            ..SimOptions::default()
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
 
     #[test]
     fn glob_matches_like_a_shell() {

@@ -262,6 +262,17 @@ fn check_references(
         .causes("The operating system of the master target does not match the virtual machine's.")
         .action(format!("Choose a {} master target server, or deploy one.", os_name(vm_os)))));
     }
+    if settings.datastore_name.is_none() && item.estate.vm.is_none() {
+        return Err(bad(ServiceError::new(
+            "DatastoreRequiredForNewVirtualMachine",
+            format!(
+                "The virtual machine '{}' no longer exists on-premises, so reprotect creates it on the master target's host; a target datastore must be given.",
+                item.estate.friendly_name
+            ),
+        )
+        .causes("The on-premises virtual machine was deleted or the item is a physical machine, and datastoreName was not given.")
+        .action("Give datastoreName: one of the datastores listed in the master target's dataStores.")));
+    }
     if let Some(datastore) = &settings.datastore_name
         && !mt.datastores.iter().any(|d| d == datastore)
     {

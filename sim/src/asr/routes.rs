@@ -8,76 +8,15 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::error::{ArmError, ServiceError, not_found};
-use super::world::{JobPhase, World, container_name};
+use super::lro::{accepted, operation_result};
+use super::query::{Query, paged};
+use super::world::{World, container_name};
 use super::{API_VERSION, Shared, item_shape, jobs, reprotect, shapes};
-
-/// The query parameters of a request, percent-decoded.
-#[derive(Debug, Default)]
-pub struct Query {
-    pairs: Vec<(String, String)>,
-}
-
-impl Query {
-    pub fn parse(query: Option<&str>) -> Query {
-        let pairs = query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|pair| {
-                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                (percent_decode(key), percent_decode(value))
-            })
-            .collect();
-        Query { pairs }
-    }
-
-    /// The value of a parameter; ARM query names are case-insensitive.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(key))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn percent_decode(text: &str) -> String {
-    fn hex(b: u8) -> Option<u8> {
-        (b as char).to_digit(16).map(|d| d as u8)
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let decoded = if bytes[i] == b'%' {
-            bytes
-                .get(i + 1)
-                .and_then(|&h| hex(h))
-                .zip(bytes.get(i + 2).and_then(|&l| hex(l)))
-        } else {
-            None
-        };
-        match (bytes[i], decoded) {
-            (b'%', Some((high, low))) => {
-                out.push(high * 16 + low);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 /// Checks the bearer token: ARM's 401 shapes for a missing or a wrong one.
 pub fn authenticate(headers: &HeaderMap, token: &str) -> Result<(), ArmError> {
@@ -412,19 +351,40 @@ fn handle(
     }
 }
 
-/// Whether a path names a resource this simulator serves under some method.
+/// Paths this simulator serves (under some method), names as `_`.
+const SERVED: [&str; 21] = [
+    "replicationfabrics",
+    "replicationfabrics/_",
+    "replicationfabrics/_/replicationvcenters",
+    "replicationfabrics/_/replicationvcenters/_",
+    "replicationfabrics/_/replicationprotectioncontainers",
+    "replicationfabrics/_/replicationprotectioncontainers/_",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems/_",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems/_/reprotect",
+    "replicationfabrics/_/replicationprotectioncontainers/_/replicationprotecteditems/_/operationresults/_",
+    "replicationvcenters",
+    "replicationprotectioncontainers",
+    "replicationprotecteditems",
+    "replicationoperationstatus/_",
+    "replicationrecoveryplans",
+    "replicationrecoveryplans/_",
+    "replicationrecoveryplans/_/reprotect",
+    "replicationpolicies",
+    "replicationpolicies/_",
+    "replicationjobs",
+    "replicationjobs/_",
+];
+
+/// Whether a path is one this simulator serves under some method (then a wrong
+/// method is 405, not 404).
 fn known_shape(kinds: &[&str]) -> bool {
-    let even: Vec<&str> = kinds.iter().step_by(2).copied().collect();
-    matches!(
-        even.as_slice(),
-        ["replicationfabrics", ..]
-            | ["replicationrecoveryplans", ..]
-            | ["replicationpolicies", ..]
-            | ["replicationjobs", ..]
-            | ["replicationprotecteditems"]
-            | ["replicationprotectioncontainers"]
-            | ["replicationvcenters"]
-    )
+    let shape: Vec<&str> = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| if i % 2 == 1 { "_" } else { kind })
+        .collect();
+    SERVED.contains(&shape.join("/").as_str())
 }
 
 fn ok(body: Value) -> Result<Response, ArmError> {
@@ -525,120 +485,6 @@ fn parse_plan_filter(filter: &str) -> Option<String> {
     Some(value.to_owned())
 }
 
-/// One page of a collection, with `nextLink` when more remain (`$skiptoken` = offset).
-fn paged(
-    shared: &Shared,
-    uri: &Uri,
-    query: &Query,
-    items: Vec<Value>,
-) -> Result<Response, ArmError> {
-    let start = match query.get("$skiptoken") {
-        None => 0,
-        Some(token) => token.parse::<usize>().ok().filter(|&n| n <= items.len()).ok_or_else(|| {
-            ArmError::plain(
-                StatusCode::BAD_REQUEST,
-                "InvalidSkipToken",
-                format!("The skip token '{token}' is not valid for this collection; follow nextLink verbatim."),
-            )
-        })?,
-    };
-    let size = shared.page_size.max(1);
-    let end = (start + size).min(items.len());
-    let mut body = json!({ "value": items[start..end].to_vec() });
-    if end < items.len() {
-        let mut link = format!(
-            "{}{}?api-version={API_VERSION}&$skiptoken={end}",
-            shared.endpoint,
-            uri.path()
-        );
-        if let Some(filter) = query.get("$filter") {
-            link.push_str("&$filter=");
-            link.push_str(&encode_query_value(filter));
-        }
-        body["nextLink"] = json!(link);
-    }
-    ok(body)
-}
-
-fn encode_query_value(value: &str) -> String {
-    let mut out = String::new();
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// How long a client should wait before polling a job again: what remains of it in
-/// real time, between 1 and 30 seconds (ASR says 30).
-fn retry_after(world: &World, job: &super::world::Job) -> u64 {
-    let remaining = (job.ends() - world.now()).num_milliseconds().max(0) as f64 / 1000.0;
-    let real = world.clock.real_duration(remaining).as_secs_f64().ceil() as u64;
-    real.clamp(1, 30)
-}
-
-/// ARM's 202 for an accepted long-running action.
-fn accepted(shared: &Shared, world: &World, item_id: &str, job_name: &str) -> Response {
-    let mut response = StatusCode::ACCEPTED.into_response();
-    let location = format!(
-        "{}{item_id}/operationresults/{job_name}?api-version={API_VERSION}",
-        shared.endpoint
-    );
-    let status = format!(
-        "{}{}/replicationOperationStatus/{job_name}?api-version={API_VERSION}",
-        shared.endpoint, world.ids.vault_id
-    );
-    let retry = world
-        .job(job_name)
-        .map(|j| retry_after(world, j))
-        .unwrap_or(1);
-    let headers = response.headers_mut();
-    for (name, value) in [
-        (header::LOCATION, location),
-        (
-            header::HeaderName::from_static("azure-asyncoperation"),
-            status,
-        ),
-        (header::RETRY_AFTER, retry.to_string()),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
-    }
-    response
-}
-
-/// Polling the 202's `Location`: 202 while the job runs, the item (200) when it
-/// succeeded, ASR's error when it failed.
-fn operation_result(
-    shared: &Shared,
-    world: &World,
-    index: usize,
-    job_name: &str,
-) -> Result<Response, ArmError> {
-    let job = world
-        .job(job_name)
-        .filter(|j| j.item.eq_ignore_ascii_case(world.items[index].name()))
-        .ok_or_else(|| not_found("Operation", job_name))?;
-    match job.phase(world.now()) {
-        JobPhase::InProgress => {
-            let item_id = world.ids.item_id(&job.fabric, &job.item);
-            Ok(accepted(shared, world, &item_id, &job.name))
-        }
-        JobPhase::Succeeded => ok(item_shape::protected_item(world, index)),
-        JobPhase::Failed => {
-            let error = job
-                .failure
-                .clone()
-                .unwrap_or_else(|| ServiceError::new("InternalError", "The job failed."));
-            Err(ArmError::asr(StatusCode::BAD_REQUEST, error))
-        }
-    }
-}
-
 fn plan_reprotect_refused(plan: &str) -> ArmError {
     ArmError::asr(
         StatusCode::BAD_REQUEST,
@@ -651,4 +497,47 @@ fn plan_reprotect_refused(plan: &str) -> ArmError {
         .causes("Reprotect of VMware virtual machines needs per-machine input (master target, process server, retention drive, datastore), which a recovery plan reprotect cannot carry.")
         .action("Reprotect each protected item of the plan with the InMage reprotect input."),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn served_shapes_ignore_names() {
+        assert!(known_shape(&["replicationfabrics", "cs01"]));
+        assert!(known_shape(&[
+            "replicationfabrics",
+            "x",
+            "replicationprotectioncontainers",
+            "y",
+            "replicationprotecteditems",
+            "z",
+            "reprotect"
+        ]));
+        assert!(!known_shape(&[
+            "replicationfabrics",
+            "x",
+            "replicationprotectioncontainers",
+            "y",
+            "replicationprotecteditems",
+            "z",
+            "unplannedfailover"
+        ]));
+        assert!(!known_shape(&["replicationstorageclassifications"]));
+    }
+
+    #[test]
+    fn plan_filter_is_powershells() {
+        assert_eq!(
+            parse_plan_filter("RecoveryPlanName eq 'erp-plan'").as_deref(),
+            Some("erp-plan")
+        );
+        assert_eq!(
+            parse_plan_filter("recoveryplanname EQ 'p'").as_deref(),
+            Some("p")
+        );
+        assert_eq!(parse_plan_filter("Name eq 'p'"), None);
+        assert_eq!(parse_plan_filter("RecoveryPlanName eq p"), None);
+    }
 }

@@ -291,6 +291,8 @@ pub struct World {
     pub reprotect_requests: BTreeMap<String, u64>,
     /// Reprotect POSTs accepted (a job started) per item.
     pub reprotect_accepted: BTreeMap<String, u64>,
+    /// Where the simulated vCenter listens (see `SimOptions::vcenter_address`).
+    pub vcenter_address: Option<String>,
 }
 
 impl World {
@@ -330,6 +332,16 @@ impl World {
                 app_consistent_frequency_minutes: 60,
             });
         }
+        let failback_policy = |name: Option<&str>| {
+            policies
+                .iter()
+                .find(|p| match name {
+                    Some(name) => p.name.eq_ignore_ascii_case(name),
+                    None => p.instance_type.eq_ignore_ascii_case("InMage"),
+                })
+                .map(|p| ids.policy_id(&p.name))
+                .unwrap_or_default()
+        };
         let items = vault
             .protected_items
             .into_iter()
@@ -358,7 +370,14 @@ impl World {
                     })
                     .collect(),
                 agent_registered_at: epoch + sim_delta(item.agent_registered_after_s as f64),
-                reverse: None,
+                reverse: item.reverse.as_ref().map(|r| ReverseSettings {
+                    master_target_id: r.master_target.clone(),
+                    process_server_id: r.process_server.clone(),
+                    retention_drive: r.retention_drive.clone(),
+                    datastore_name: r.datastore.clone(),
+                    run_as_account_id: None,
+                    policy_id: failback_policy(r.policy.as_deref()),
+                }),
                 current_job: None,
                 estate: item,
             })
@@ -383,6 +402,7 @@ impl World {
             failing_jobs,
             reprotect_requests: BTreeMap::new(),
             reprotect_accepted: BTreeMap::new(),
+            vcenter_address: None,
         }
     }
 

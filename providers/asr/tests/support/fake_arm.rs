@@ -49,6 +49,12 @@ pub struct World {
     pub job_polls: u32,
     /// Item names whose next reprotect job fails.
     pub failing: Vec<String>,
+    /// Answer the reprotect with `Azure-AsyncOperation` only (no `Location`).
+    pub async_operation_only: bool,
+    /// Jobs finish the moment they start (the item is reverse-protected at once).
+    pub instant_jobs: bool,
+    /// GETs of a new job answered 404 before it shows (ARM's eventual consistency).
+    pub job_invisible_polls: u32,
     pub faults: VecDeque<(Method, String, Fault)>,
     // Observations.
     pub requests: u64,
@@ -103,6 +109,8 @@ pub fn failed_over_item(fabric: &str, name: &str, os: &str) -> Value {
                 "lastHeartbeat": "2026-11-26T10:00:00Z",
                 "processServerId": "ps-azure-01-id",
                 "protectedDisks": [{"diskId": "d1"}, {"diskId": "d2"}],
+                "infrastructureVmId": name,
+                "vmNics": [{"ipConfigs": [{"isPrimary": true, "ipAddressType": "Dynamic"}]}],
                 "multiVmGroupName": null
             }
         }
@@ -325,7 +333,14 @@ fn handle(
             let name = (*name).to_owned();
             reprotect(&mut world, &name, &body, after_accept)
         }
-        ("GET", _, ["replicationJobs", job]) => job_status(&mut world, job),
+        ("GET", _, ["replicationJobs", job]) => {
+            if world.job_invisible_polls > 0 {
+                world.job_invisible_polls -= 1;
+                return cloud_error(404, "JobNotFound", "The job was not found.");
+            }
+            job_status(&mut world, job)
+        }
+        ("GET", _, ["replicationOperationStatus", job]) => operation_status(&mut world, job),
         _ => cloud_error(
             404,
             "NotFound",
@@ -387,18 +402,20 @@ fn reprotect(world: &mut World, name: &str, body: &[u8], after_accept: bool) -> 
     let item = &mut world.items[index]["properties"];
     item["currentScenario"] = json!({"scenarioName": "ReverseReplication", "jobId": format!("{}/replicationJobs/{job}", vault_id())});
     item["allowedOperations"] = json!([]);
+    if world.instant_jobs {
+        let polls = world.job_polls;
+        if let Some(job) = world.jobs.get_mut(&format!("job-{}", world.next_job)) {
+            job.polls_left = 0;
+        }
+        let name = format!("job-{}", world.next_job);
+        drop(job_status(world, &name));
+        world.job_polls = polls;
+    }
     if after_accept {
         return dropped(json!({}));
     }
-    Response::builder()
+    let mut response = Response::builder()
         .status(202)
-        .header(
-            "location",
-            format!(
-                "{}/operationresults/{job}?api-version=2026-05-01",
-                vault_id()
-            ),
-        )
         .header(
             "azure-asyncoperation",
             format!(
@@ -406,9 +423,36 @@ fn reprotect(world: &mut World, name: &str, body: &[u8], after_accept: bool) -> 
                 vault_id()
             ),
         )
-        .header("retry-after", "0")
-        .body(Body::empty())
-        .unwrap()
+        .header("retry-after", "0");
+    if !world.async_operation_only {
+        response = response.header(
+            "location",
+            format!(
+                "{}/operationresults/{job}?api-version=2026-05-01",
+                vault_id()
+            ),
+        );
+    }
+    response.body(Body::empty()).unwrap()
+}
+
+/// `replicationOperationStatus/{job}`: ARM's operation status, moving the job on.
+fn operation_status(world: &mut World, name: &str) -> Response {
+    let job = job_status(world, name);
+    let state = world.jobs.get(name).map(|job| {
+        if job.polls_left > 0 {
+            "InProgress"
+        } else if job.fails {
+            "Failed"
+        } else {
+            "Succeeded"
+        }
+    });
+    drop(job);
+    match state {
+        Some(state) => axum::Json(json!({"name": name, "status": state})).into_response(),
+        None => cloud_error(404, "OperationNotFound", "The operation was not found."),
+    }
 }
 
 fn job_status(world: &mut World, name: &str) -> Response {
