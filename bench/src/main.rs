@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+mod plan_offline;
 mod validate;
 mod vcenter;
 
@@ -17,6 +18,7 @@ const CASES: &[(&str, Case)] = &[
         validate::run().map(|line| println!("{line}"))
     }),
     ("vcenter_discovery", || vcenter::run(vcenter::SIZES)),
+    ("plan_offline", || plan_offline::run(plan_offline::SIZES)),
 ];
 
 fn main() -> ExitCode {

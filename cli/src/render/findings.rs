@@ -44,10 +44,6 @@ impl FindingDiagnostic {
         if let Some(reason) = &finding.acknowledged {
             message.push_str(&format!(" [acknowledged: {reason}]"));
         }
-        // Without the file's text there is no snippet; keep where it was declared.
-        if text.is_none() && finding.span.line > 0 {
-            message.push_str(&format!(" (declared at {location})"));
-        }
         let severity = match (finding.acknowledged.is_some(), finding.severity) {
             (true, _) | (false, Severity::Advice) => miette::Severity::Advice,
             (false, Severity::Warning) => miette::Severity::Warning,
@@ -60,6 +56,16 @@ impl FindingDiagnostic {
         let source = text
             .filter(|text| finding.span.end <= text.len() && finding.span.start <= finding.span.end)
             .and_then(|text| Excerpt::around(&file, text, finding));
+        // Without the file's text there is no snippet to carry the label: keep what
+        // was observed and where the object was declared in the message.
+        if source.is_none() {
+            if let Some(observed) = &finding.observed {
+                message.push_str(&format!("; observed: {observed}"));
+            }
+            if finding.span.line > 0 {
+                message.push_str(&format!(" (declared at {location})"));
+            }
+        }
         FindingDiagnostic {
             message,
             rule: finding.rule.clone(),
