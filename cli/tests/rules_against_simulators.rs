@@ -80,7 +80,7 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
         .unwrap_or_else(|err| panic!("{rule}: {err}"));
 
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut text = configuration_for(&vcsim, &asr.endpoint(), asr.token());
+    let mut text = configuration_for(&vcsim, asr.endpoint(), asr.token());
     // FB119 compares the vault's failback policy with the declared one a reprotect uses.
     text = text.replace(
         "reprotect \"web01\" {",
