@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
-use failback_cli::commands::plan::discover;
-use failback_cli::wiring::providers;
+use failback_cli::commands::config_args::ConfigArgs;
+use failback_cli::commands::plan::{Args as PlanArgs, discover, run_plan};
+use failback_cli::render::Paint;
+use failback_cli::wiring::{RealWiring, providers};
 use failback_engine::config::{self, VariableInputs};
 use failback_engine::rules::{self, Status};
 use failback_sim::asr::{AsrSimulator, SimOptions};
@@ -94,6 +96,7 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
         vars: vec!["vsphere_password=s3cret".to_owned()],
         ..VariableInputs::default()
     };
+    let config_text = text.clone();
     let loaded = config::load_sources(dir.path(), vec![(PathBuf::from("main.hcl"), text)], &inputs);
     assert!(
         !loaded.diagnostics.has_errors(),
@@ -123,6 +126,28 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
     for fix in &fixes {
         let _ = writeln!(out, "fix {} {}: {}", fix.rule, fix.address, fix.reason);
     }
+
+    // The same world through the whole `plan` pipeline, as the user reads it.
+    let written = dir.path().join("main.hcl");
+    std::fs::write(&written, &config_text).expect("write main.hcl");
+    let args = PlanArgs {
+        config: ConfigArgs {
+            vars: vec!["vsphere_password=s3cret".to_owned()],
+            var_files: Vec::new(),
+        },
+        out: None,
+        json: false,
+        markdown: false,
+        detailed_exitcode: true,
+        allow_errors: false,
+    };
+    let run = run_plan(&RealWiring, dir.path(), &args, Paint::new(false))
+        .unwrap_or_else(|err| panic!("{rule}: plan failed: {:?}", err.reports));
+    let _ = writeln!(
+        out,
+        "\n--- failback plan (exit {:?}) ---\n{}",
+        run.exit, run.rendered
+    );
     runtime.block_on(asr.shutdown());
     out
 }
@@ -138,7 +163,13 @@ macro_rules! rule_cases {
                 $rule,
                 $rule
             );
-            insta::assert_snapshot!($rule, verdict);
+            insta::with_settings!({filters => vec![
+                (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+                (r"([0-9A-F]{2}:){31}[0-9A-F]{2}", "THUMBPRINT"),
+                (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "TIMESTAMP"),
+            ]}, {
+                insta::assert_snapshot!($rule, verdict);
+            });
         }
     )*};
 }
@@ -152,9 +183,17 @@ rule_cases! {
     fb129 => "FB129", fb130 => "FB130",
 }
 
-/// The unbroken estate plans without a single finding or fix.
+/// The unbroken estate plans without a single finding or fix: one reprotect to do.
 #[test]
 fn the_basic_estate_breaks_no_rule() {
     let verdict = verdict_for("basic", &repository().join("examples/basic/estate.json"));
-    assert_eq!(verdict, "");
+    let (findings, plan) = verdict
+        .split_once("\n--- failback plan")
+        .expect("the verdict has a plan");
+    assert_eq!(findings, "");
+    assert!(plan.contains("(exit Changes)"), "{plan}");
+    assert!(
+        plan.contains("Plan: 1 to reprotect, 0 to fix, 0 unchanged; 0 errors, 0 warnings"),
+        "{plan}"
+    );
 }
