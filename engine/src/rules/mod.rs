@@ -160,6 +160,23 @@ fn finish(config: &Config, mut findings: Vec<Finding>) -> Vec<Finding> {
     findings
 }
 
+impl Context<'_> {
+    /// How long before discovery `heartbeat` was, when that is longer than the
+    /// heartbeat timeout (`None`: recent enough). An observation without a time of
+    /// discovery cannot say: the `Err` is that could-not-check finding.
+    pub(crate) fn stale_heartbeat(
+        &self,
+        subject: &Subject<'_>,
+        heartbeat: DateTime<Utc>,
+    ) -> Result<Option<chrono::Duration>, Finding> {
+        let observed_at = self
+            .observed_at
+            .ok_or_else(|| subject.unknown("the observation records no time of discovery"))?;
+        let age = observed_at - heartbeat;
+        Ok((age > chrono::Duration::minutes(HEARTBEAT_TIMEOUT_MINUTES)).then_some(age))
+    }
+}
+
 /// What every rule reads: the configuration, the observation, their resolution and
 /// the moment of discovery (heartbeat ages are measured against it, never the clock,
 /// so that a recorded observation gives the same findings tomorrow).
