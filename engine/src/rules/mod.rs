@@ -162,18 +162,20 @@ fn finish(config: &Config, mut findings: Vec<Finding>) -> Vec<Finding> {
 
 impl Context<'_> {
     /// How long before discovery `heartbeat` was, when that is longer than the
-    /// heartbeat timeout (`None`: recent enough). An observation without a time of
-    /// discovery cannot say: the `Err` is that could-not-check finding.
+    /// heartbeat timeout; `None` when it is recent, or when the observation has no
+    /// time of discovery (then a could-not-check finding is pushed).
     pub(crate) fn stale_heartbeat(
         &self,
         subject: &Subject<'_>,
         heartbeat: DateTime<Utc>,
-    ) -> Result<Option<chrono::Duration>, Finding> {
-        let observed_at = self
-            .observed_at
-            .ok_or_else(|| subject.unknown("the observation records no time of discovery"))?;
+        findings: &mut Vec<Finding>,
+    ) -> Option<chrono::Duration> {
+        let Some(observed_at) = self.observed_at else {
+            findings.push(subject.unknown("the observation records no time of discovery"));
+            return None;
+        };
         let age = observed_at - heartbeat;
-        Ok((age > chrono::Duration::minutes(HEARTBEAT_TIMEOUT_MINUTES)).then_some(age))
+        (age > chrono::Duration::minutes(HEARTBEAT_TIMEOUT_MINUTES)).then_some(age)
     }
 }
 

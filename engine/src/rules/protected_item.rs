@@ -223,13 +223,8 @@ pub(super) fn fb110_agent_connected(context: &Context<'_>, findings: &mut Vec<Fi
             }
             continue;
         };
-        let age = match context.stale_heartbeat(&subject, heartbeat) {
-            Ok(Some(age)) => age,
-            Ok(None) => continue,
-            Err(unknown) => {
-                findings.push(unknown);
-                continue;
-            }
+        let Some(age) = context.stale_heartbeat(&subject, heartbeat, findings) else {
+            continue;
         };
         findings.push(subject.violated(
             format!(

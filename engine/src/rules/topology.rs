@@ -104,13 +104,8 @@ pub(super) fn fb104_process_server_connected(context: &Context<'_>, findings: &m
             )));
             continue;
         };
-        let age = match context.stale_heartbeat(&subject, heartbeat) {
-            Ok(Some(age)) => age,
-            Ok(None) => continue,
-            Err(unknown) => {
-                findings.push(unknown);
-                continue;
-            }
+        let Some(age) = context.stale_heartbeat(&subject, heartbeat, findings) else {
+            continue;
         };
         findings.push(subject.violated(
             format!(
