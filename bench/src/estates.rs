@@ -263,8 +263,8 @@ pub fn generate(spec: &EstateSpec) -> Generated {
         };
         for (offset, name) in names.iter().enumerate() {
             let index = first + offset + 1;
-            let snapshot = spec.violations && index % SNAPSHOT_EVERY == 0;
-            let powered_on = spec.violations && index % POWERED_ON_EVERY == 0;
+            let snapshot = spec.violations && index.is_multiple_of(SNAPSHOT_EVERY);
+            let powered_on = spec.violations && index.is_multiple_of(POWERED_ON_EVERY);
             vms.push(Vm {
                 name: name.clone(),
                 guest_id: guest_id.to_owned(),
@@ -339,7 +339,8 @@ pub fn generate(spec: &EstateSpec) -> Generated {
             fabric: fabric.clone(),
             friendly_name: format!("{fabric}.bench.local"),
             ip_address: Some(format!("10.0.{}.5", index + 1)),
-            vcenters: vec!["vcsa.bench.local".to_owned()],
+            // The simulated vCenter is reached at 127.0.0.1; FB125 compares the two.
+            vcenters: vec!["127.0.0.1".to_owned()],
             heartbeat_age_s: 30,
             process_servers: vec![ProcessServer {
                 id: format!("ps-azure-{fabric}-id"),
@@ -446,7 +447,7 @@ pub fn config_files(generated: &Generated, endpoints: &Endpoints) -> Vec<(String
     );
     let _ = writeln!(
         main,
-        "failback {{\n  parallelism = 50\n}}\n\n\
+        "failback {{\n  parallelism  = 50\n  connectivity = \"vpn\"\n}}\n\n\
          vcenter \"onprem\" {{\n  url      = {}\n  username = {}\n  password = var.vsphere_password\n  ca_file  = {}\n}}\n\n\
          vault \"dr\" {{\n  subscription_id = {}\n  resource_group  = {}\n  name            = {}\n  endpoint        = {}\n  access_token    = var.arm_token\n}}\n\n\
          failback_policy \"default\" {{\n  name = \"failback-policy\"\n}}\n",

@@ -180,6 +180,18 @@ pub fn child(dir: &Path) -> miette::Result<()> {
         config_digest: plan::config_digest(&files, &BTreeMap::new()),
     };
     let findings = assessment.findings.len();
+    let mut by_rule: BTreeMap<&str, (usize, &str)> = BTreeMap::new();
+    for finding in &assessment.findings {
+        by_rule
+            .entry(finding.rule.as_str())
+            .or_insert((0, finding.message.as_str()))
+            .0 += 1;
+    }
+    // On stderr, so the case's line stays one line: what the planted violations gave.
+    eprintln!("plan of {} reprotects, findings:", config.reprotects.len());
+    for (rule, (count, first)) in &by_rule {
+        eprintln!("  {rule} x{count} (first: {first})");
+    }
     let planned = plan::make_plan(&config, &observed, &PriorState::default(), assessment, meta);
     stages.diff = clock.elapsed().as_secs_f64();
 
