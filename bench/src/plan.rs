@@ -154,8 +154,21 @@ pub fn child(dir: &Path) -> miette::Result<()> {
         .enable_all()
         .build()
         .into_diagnostic()?;
-    let (vcenter_seen, vault_seen) =
-        runtime.block_on(async { tokio::join!(vcenter.discover(), vault.discover()) });
+    // Both at once, as the CLI does; each one's finishing time tells which one bounds
+    // the stage.
+    let discovery_started = Instant::now();
+    let ((vcenter_seen, vcenter_s), (vault_seen, vault_s)) = runtime.block_on(async {
+        tokio::join!(
+            async {
+                let seen = vcenter.discover().await;
+                (seen, discovery_started.elapsed().as_secs_f64())
+            },
+            async {
+                let seen = vault.discover().await;
+                (seen, discovery_started.elapsed().as_secs_f64())
+            }
+        )
+    });
     let mut observed = Observed::default();
     observed.insert(
         vcenter.address(),
@@ -216,7 +229,7 @@ pub fn child(dir: &Path) -> miette::Result<()> {
     println!(
         "bench plan vms={} wall_s={wall:.3} rss_mb={rss_mb} vcenter_round_trips={} \
          arm_round_trips={} non_discovery_share={non_discovery:.3} load_s={:.3} \
-         discover_s={:.3} rules_s={:.3} diff_s={:.3} render_s={:.3} findings={findings} \
+         discover_s={:.3} vcenter_done_s={vcenter_s:.3} vault_done_s={vault_s:.3} rules_s={:.3} diff_s={:.3} render_s={:.3} findings={findings} \
          actions={} human_kb={} json_kb={} markdown_kb={}",
         config.reprotects.len(),
         vcenter.client().round_trips(),
