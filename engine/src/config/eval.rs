@@ -37,6 +37,7 @@ pub(super) struct Evaluator<'n, 'a> {
     vars: hcl::Map<String, Value>,
     locals: hcl::Map<String, Value>,
     objects: HashMap<&'static str, hcl::Map<String, Value>>,
+    /// `var` and `local` when they changed since they were last declared.
     dirty: HashSet<&'static str>,
     /// `each` of the instance being evaluated (also declared in `ctx`).
     each: Option<Value>,
@@ -155,19 +156,53 @@ impl<'n, 'a> Evaluator<'n, 'a> {
         self.object_refs[index] = found;
     }
 
+    /// Declares in the evaluation context what `attr` refers to. Variables and locals
+    /// are declared whole, once after each change. Blocks are declared per attribute
+    /// with only the blocks (and `for_each` instances) it names: declaring every block
+    /// of a kind again after each new one made loading quadratic in the number of
+    /// blocks (recovery plans naming reprotects cloned every reprotect each time).
     fn refresh(&mut self, attr: &Attr<'_>) {
+        let mut named: HashMap<&'static str, hcl::Map<String, Value>> = HashMap::new();
         for (target, _) in &attr.refs {
-            if let Target::Node { node, .. } = target {
-                let root = self.root_of(*node);
+            let Target::Node { node, steps } = target else {
+                continue;
+            };
+            let root = self.root_of(*node);
+            if root == "var" || root == "local" {
                 if self.dirty.remove(root) {
-                    let value = match root {
-                        "var" => Value::Object(self.vars.clone()),
-                        "local" => Value::Object(self.locals.clone()),
-                        kind => Value::Object(self.objects.get(kind).cloned().unwrap_or_default()),
+                    let value = if root == "var" {
+                        Value::Object(self.vars.clone())
+                    } else {
+                        Value::Object(self.locals.clone())
                     };
                     self.ctx.declare_var(root, value);
                 }
+                continue;
             }
+            let name = &self.nodes[*node].name;
+            let Some(block) = self.objects.get(root).and_then(|blocks| blocks.get(name)) else {
+                continue;
+            };
+            let declared = named.entry(root).or_default();
+            match (steps.first(), block) {
+                // One instance of a `for_each` block: only that instance.
+                (Some(Step::Key(key)), Value::Object(instances)) if instances.contains_key(key) => {
+                    let slot = declared
+                        .entry(name.clone())
+                        .or_insert_with(|| Value::Object(hcl::Map::new()));
+                    if let Value::Object(chosen) = slot
+                        && !chosen.contains_key(key)
+                    {
+                        chosen.insert(key.clone(), instances[key].clone());
+                    }
+                }
+                _ => {
+                    declared.insert(name.clone(), block.clone());
+                }
+            }
+        }
+        for (root, blocks) in named {
+            self.ctx.declare_var(root, Value::Object(blocks));
         }
     }
 
@@ -630,7 +665,6 @@ impl<'n, 'a> Evaluator<'n, 'a> {
             .entry(kind)
             .or_default()
             .insert(node.name.clone(), context_value);
-        self.dirty.insert(kind);
         ok
     }
 
