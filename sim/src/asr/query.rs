@@ -72,11 +72,14 @@ pub fn percent_decode(text: &str) -> String {
 }
 
 /// One page of a collection, with `nextLink` when more remain (`$skiptoken` = offset).
-pub fn paged(
+/// Only the page's items are shaped: shaping a whole large collection for every page
+/// made listing it quadratic.
+pub fn paged<T>(
     shared: &Shared,
     uri: &Uri,
     query: &Query,
-    items: Vec<Value>,
+    items: Vec<T>,
+    shape: impl Fn(T) -> Value,
 ) -> Result<Response, ArmError> {
     let start = match query.get("$skiptoken") {
         None => 0,
@@ -90,8 +93,15 @@ pub fn paged(
     };
     let size = shared.page_size.max(1);
     let end = (start + size).min(items.len());
-    let mut body = json!({ "value": items[start..end].to_vec() });
-    if end < items.len() {
+    let total = items.len();
+    let page: Vec<Value> = items
+        .into_iter()
+        .skip(start)
+        .take(end - start)
+        .map(shape)
+        .collect();
+    let mut body = json!({ "value": page });
+    if end < total {
         let mut link = format!(
             "{}{}?api-version={API_VERSION}&$skiptoken={end}",
             shared.endpoint,

@@ -144,7 +144,7 @@ fn handle(
     }
     let names = &segments[8..];
     let kinds: Vec<&str> = lower[8..].iter().map(String::as_str).collect();
-    let page = |items: Vec<Value>| paged(shared, uri, &query, items);
+    let page = |items: Vec<Value>| paged(shared, uri, &query, items, |item| item);
     let get = method == Method::GET;
     let post = method == Method::POST;
     match kinds.as_slice() {
@@ -214,12 +214,9 @@ fn handle(
         }
         ["replicationprotecteditems"] if get => {
             let indexes = filtered_items(&world, &query, None)?;
-            page(
-                indexes
-                    .into_iter()
-                    .map(|i| item_shape::protected_item(&world, i))
-                    .collect(),
-            )
+            paged(shared, uri, &query, indexes, |i| {
+                item_shape::protected_item(&world, i)
+            })
         }
         [
             "replicationfabrics",
@@ -230,12 +227,9 @@ fn handle(
         ] if get => {
             let fabric = container(&world, names[1], names[3])?.name().to_owned();
             let indexes = filtered_items(&world, &query, Some(&fabric))?;
-            page(
-                indexes
-                    .into_iter()
-                    .map(|i| item_shape::protected_item(&world, i))
-                    .collect(),
-            )
+            paged(shared, uri, &query, indexes, |i| {
+                item_shape::protected_item(&world, i)
+            })
         }
         [
             "replicationfabrics",
