@@ -1,6 +1,7 @@
 //! The commands of `failback`, one module each. Every module has an `Args` struct
 //! whose doc comments are its `--help`, and a `cmd_*` function.
 
+pub mod apply;
 pub mod config_args;
 pub mod graph;
 pub mod plan;
@@ -58,6 +59,7 @@ pub enum Command {
     Validate(validate::Args),
     Graph(graph::Args),
     Plan(plan::Args),
+    Apply(apply::Args),
     Show(show::Args),
 }
 
@@ -67,6 +69,7 @@ pub fn run_command(ui: &mut Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Validate(args) => validate::cmd_validate(ui, &cli.global, args),
         Command::Graph(args) => graph::cmd_graph(ui, &cli.global, args),
         Command::Plan(args) => plan::cmd_plan(ui, &cli.global, args),
+        Command::Apply(args) => apply::cmd_apply(ui, &cli.global, args),
         Command::Show(args) => show::cmd_show(ui, &cli.global, args),
     }
 }

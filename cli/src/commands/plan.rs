@@ -243,7 +243,7 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-fn parse_variables(vars: &[String]) -> Result<BTreeMap<String, String>, CommandError> {
+pub fn parse_variables(vars: &[String]) -> Result<BTreeMap<String, String>, CommandError> {
     let mut variables = BTreeMap::new();
     for var in vars {
         let Some((name, value)) = var.split_once('=') else {
