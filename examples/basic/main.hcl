@@ -22,6 +22,12 @@ variable "vcenter_username" {
   default     = "failback@vsphere.local"
 }
 
+variable "vcenter_thumbprint" {
+  description = "The pinned SHA-256 thumbprint of vCenter's certificate (null: insecure below)."
+  type        = string
+  default     = null
+}
+
 variable "vault_name" {
   description = "The Recovery Services vault's name."
   type        = string
@@ -52,6 +58,7 @@ vcenter "onprem" {
   url      = var.vcenter_url
   username = var.vcenter_username
   password = var.vsphere_password
+  thumbprint = var.vcenter_thumbprint
   insecure = true
 }
 

@@ -162,9 +162,10 @@ pub fn run_apply(
         if style == EventStyle::Json {
             ui.write_data(&render::json::render(&plan));
         }
+        let help = "fix what the findings above ask, or acknowledge a finding with \
+                    acknowledge \"FBxxx\" { reason = \"...\" } in the block it concerns";
         return Err(CommandError::user(miette!(
-            help = "fix what the findings above ask, or acknowledge a finding with \
-                    acknowledge \"FBxxx\" {{ reason = \"...\" }} in the block it concerns",
+            help = help,
             "the plan is blocked by {} error(s); nothing was applied",
             summary.errors + summary.not_planned
         )));

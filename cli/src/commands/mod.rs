@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod config_args;
+pub mod drift;
 pub mod graph;
 pub mod plan;
 pub mod show;
@@ -60,6 +61,7 @@ pub enum Command {
     Graph(graph::Args),
     Plan(plan::Args),
     Apply(apply::Args),
+    Drift(drift::Args),
     Show(show::Args),
 }
 
@@ -70,6 +72,7 @@ pub fn run_command(ui: &mut Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Graph(args) => graph::cmd_graph(ui, &cli.global, args),
         Command::Plan(args) => plan::cmd_plan(ui, &cli.global, args),
         Command::Apply(args) => apply::cmd_apply(ui, &cli.global, args),
+        Command::Drift(args) => drift::cmd_drift(ui, &cli.global, args),
         Command::Show(args) => show::cmd_show(ui, &cli.global, args),
     }
 }

@@ -1,0 +1,173 @@
+//! `failback apply` end to end: the real binary against both simulators, one pair of
+//! simulators per test.
+
+mod support {
+    pub mod sim;
+}
+
+use std::time::Duration;
+
+use failback_engine::state::{LocalBackend, LockInfo, Operation, StateBackend};
+use support::sim::SimWorld;
+
+/// Apply an example, then check it converged: a plan finds nothing to do, the state
+/// records every reprotect as applied with its ASR job, and no item was reprotected
+/// twice.
+fn apply_converges(example: &str) {
+    let world = SimWorld::start(example, |_| {});
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    assert!(apply.stderr.contains("Apply complete!"), "{}", apply.text());
+
+    let plan = world.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.text());
+    assert!(plan.stdout.contains("No changes."), "{}", plan.text());
+
+    let state = world.state();
+    let resources = state["resources"].as_object().expect("resources");
+    let reprotects: Vec<_> = resources
+        .values()
+        .filter(|r| r["kind"] == "asr.protected_item.reprotect")
+        .collect();
+    assert!(!reprotects.is_empty(), "no reprotect in the state: {state}");
+    for resource in &reprotects {
+        assert_eq!(resource["outcome"]["status"], "applied", "{resource}");
+        let ids = resource["remote_ids"].as_array().expect("remote ids");
+        assert!(
+            ids.iter().any(|id| id["type"] == "asr_job"),
+            "no ASR job recorded: {resource}"
+        );
+    }
+    assert!(state["serial"].as_u64().unwrap_or(0) >= reprotects.len() as u64);
+    let text = std::fs::read_to_string(world.state_path()).expect("state");
+    assert!(
+        !text.contains(world.asr().token()),
+        "the token leaked into state"
+    );
+
+    // A second apply has nothing to do and reprotects nothing again.
+    let again = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, Some(0), "{}", again.text());
+    assert!(again.stderr.contains("No changes."), "{}", again.text());
+    assert_eq!(
+        world.asr().calls("POST */reProtect") as u64,
+        reprotects.len() as u64,
+        "one reprotect POST per item"
+    );
+}
+
+#[test]
+fn apply_basic_then_plan_shows_no_changes() {
+    apply_converges("basic");
+}
+
+#[test]
+#[ignore = "the example's estate.json does not match its configuration yet (missing VMs, datastores, protected items): the plan is blocked"]
+fn apply_for_each_then_plan_shows_no_changes() {
+    apply_converges("for-each");
+}
+
+#[test]
+#[ignore = "the example's estate.json does not match its configuration yet (missing VMs, datastores, protected items): the plan is blocked"]
+fn apply_recovery_plan_then_plan_shows_no_changes() {
+    apply_converges("recovery-plan");
+}
+
+#[test]
+fn apply_without_approval_and_without_a_terminal_is_refused() {
+    let world = SimWorld::start("basic", |_| {});
+    let apply = world.run(&["apply"]);
+    assert_eq!(apply.code, Some(1), "{}", apply.text());
+    assert!(
+        apply.stderr.contains("apply needs approval"),
+        "{}",
+        apply.text()
+    );
+    assert!(!world.state_path().exists());
+    assert_eq!(world.asr().reprotect_requests("web01-item"), 0);
+}
+
+#[test]
+fn a_saved_plan_made_stale_by_the_estate_is_refused() {
+    let world = SimWorld::start("basic", |_| {});
+    let plan = world.run(&["plan", "--out", "failback.plan"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.text());
+    world.admin(
+        "PATCH",
+        "/_sim/items/web01-item",
+        serde_json::json!({"replication_health": "Critical"}),
+    );
+    let apply = world.run(&["apply", "failback.plan"]);
+    assert_eq!(apply.code, Some(1), "{}", apply.text());
+    assert!(apply.stderr.contains("is stale"), "{}", apply.text());
+    assert!(
+        apply.stderr.contains("the estate changed"),
+        "{}",
+        apply.text()
+    );
+    assert_eq!(world.asr().reprotect_requests("web01-item"), 0);
+}
+
+#[test]
+fn a_fresh_saved_plan_is_applied() {
+    let world = SimWorld::start("basic", |_| {});
+    let plan = world.run(&["plan", "--out", "failback.plan"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.text());
+    let apply = world.run(&["apply", "failback.plan"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    assert_eq!(world.asr().reprotect_accepted("web01-item"), 1);
+    // The state moved on: the same saved plan is now stale.
+    let again = world.run(&["apply", "failback.plan"]);
+    assert_eq!(again.code, Some(1), "{}", again.text());
+    assert!(
+        again.stderr.contains("the state changed"),
+        "{}",
+        again.text()
+    );
+    assert_eq!(world.asr().reprotect_accepted("web01-item"), 1);
+}
+
+#[test]
+fn a_second_apply_waits_for_the_lock_and_fails_naming_the_holder() {
+    let world = SimWorld::start("basic", |_| {});
+    let backend = LocalBackend::new(world.state_path());
+    let holder = LockInfo::new(Operation::Apply, "0.0.0-other-run");
+    let _lock = backend
+        .lock(holder.clone(), Duration::ZERO)
+        .expect("the test takes the lock");
+    let started = std::time::Instant::now();
+    let apply = world.run(&["apply", "--auto-approve", "--lock-timeout", "1s"]);
+    assert!(started.elapsed() >= Duration::from_secs(1), "did not wait");
+    assert_eq!(apply.code, Some(1), "{}", apply.text());
+    assert!(apply.stderr.contains("locked"), "{}", apply.text());
+    assert!(
+        apply.stderr.contains(&holder.id.to_string()),
+        "{}",
+        apply.text()
+    );
+    assert!(apply.stderr.contains("0.0.0-other-run"), "{}", apply.text());
+    assert_eq!(world.asr().reprotect_requests("web01-item"), 0);
+}
+
+#[test]
+fn json_streams_one_event_per_line() {
+    let world = SimWorld::start("basic", |_| {});
+    let apply = world.run(&["apply", "--auto-approve", "--json"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    let events: Vec<serde_json::Value> = apply
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is one JSON object"))
+        .collect();
+    let types: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(types.first(), Some(&"apply_start"), "{types:?}");
+    assert!(types.contains(&"apply_complete"), "{types:?}");
+    assert_eq!(types.last(), Some(&"change_summary"), "{types:?}");
+    for event in &events {
+        assert!(event["@timestamp"].is_string(), "{event}");
+        assert!(event["@level"].is_string(), "{event}");
+        assert!(event["@message"].is_string(), "{event}");
+    }
+    let summary = events.last().expect("a summary");
+    assert_eq!(summary["hook"]["changes"]["applied"], 1, "{summary}");
+}
