@@ -102,5 +102,5 @@ reprotect "web01" {
 
 output "web01_master_target" {
   description = "The master target that receives web01's reverse replication."
-  value       = reprotect.web01.master_target.vm
+  value       = master_target.mt_linux.vm
 }

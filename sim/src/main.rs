@@ -113,6 +113,7 @@ async fn run(args: Args) -> ExitCode {
         listen: args.listen,
         token: args.token,
         fault_seed: args.seed,
+        vcenter_address: vcenter.as_ref().and_then(vcenter::host),
         ..SimOptions::default()
     };
     let asr = match AsrSimulator::start(estate, options).await {
@@ -205,6 +206,14 @@ mod vcenter {
             Ok(result) => result.map_err(|err| err.to_string()),
             Err(join) => Err(format!("the harness launcher stopped: {join}")),
         }
+    }
+
+    /// The host the harness listens on (`127.0.0.1`), as the configuration servers
+    /// would have discovered it.
+    pub fn host(vcsim: &Vcsim) -> Option<String> {
+        url::Url::parse(&vcsim.url)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
     }
 
     /// What a client needs to reach the vCenter.

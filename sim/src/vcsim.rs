@@ -116,7 +116,8 @@ pub struct Vcsim {
     child: Child,
     stdin: Option<ChildStdin>,
     stderr: Arc<Mutex<String>>,
-    // Holds the estate file (for start_estate) and the certificates; removed on drop.
+    // Holds the estate file (for start_estate), the certificates and the harness's work
+    // dir; removed on drop, after the process is gone.
     _dir: tempfile::TempDir,
 }
 
@@ -231,6 +232,8 @@ impl Vcsim {
             .arg("127.0.0.1:0")
             .arg("--cert-dir")
             .arg(dir.path().join("certs"))
+            .arg("--work-dir")
+            .arg(dir.path().join("work"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -306,7 +309,12 @@ impl Vcsim {
                 message: "TLS fields missing".to_owned(),
             });
         };
-        let (child, stdin) = sim.into_parts();
+        let Some((child, stdin)) = sim.into_parts() else {
+            return Err(VcsimError::Exited {
+                status: "lost track of the process".to_owned(),
+                stderr: stderr_text(&stderr),
+            });
+        };
         Ok(Vcsim {
             url: ready.url,
             ca_file,
@@ -330,12 +338,7 @@ impl Vcsim {
 
     /// `host:port` of the SDK endpoint, e.g. `127.0.0.1:40625`.
     pub fn authority(&self) -> &str {
-        let rest = self
-            .url
-            .split_once("://")
-            .map(|(_, rest)| rest)
-            .unwrap_or(&self.url);
-        rest.split('/').next().unwrap_or(rest)
+        authority_of(&self.url)
     }
 
     /// Stops the harness now (what dropping it does) and reports how it ended.
@@ -402,11 +405,10 @@ impl PendingChild {
         }
     }
 
-    fn into_parts(mut self) -> (Child, Option<ChildStdin>) {
+    /// Hands the child over to a started [`Vcsim`] (which then owns stopping it).
+    fn into_parts(mut self) -> Option<(Child, Option<ChildStdin>)> {
         let stdin = self.stdin.take();
-        // `child` is only taken here, once, after a successful start.
-        let child = self.child.take().unwrap_or_else(|| unreachable!());
-        (child, stdin)
+        self.child.take().map(|child| (child, stdin))
     }
 }
 
@@ -416,11 +418,25 @@ impl Drop for PendingChild {
     }
 }
 
+fn authority_of(url: &str) -> &str {
+    let rest = url.split_once("://").map(|(_, rest)| rest).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// The directory of one harness run (estate copy, certificates, the simulated datastores'
+/// files): on tmpfs when there is one, since vcsim writes files for every VM. It is ours to
+/// remove, so nothing is left behind even when the harness had to be killed.
 fn tempdir() -> Result<tempfile::TempDir, VcsimError> {
-    tempfile::Builder::new()
-        .prefix("failback-vcsim-run-")
-        .tempdir()
-        .map_err(VcsimError::WriteEstate)
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("failback-vcsim-run-");
+    let shm = Path::new("/dev/shm");
+    if std::env::var_os("TMPDIR").is_none()
+        && shm.is_dir()
+        && let Ok(dir) = builder.tempdir_in(shm)
+    {
+        return Ok(dir);
+    }
+    builder.tempdir().map_err(VcsimError::WriteEstate)
 }
 
 fn describe(status: Option<ExitStatus>) -> String {
@@ -451,5 +467,204 @@ fn stderr_text(sink: &Mutex<String>) -> String {
     match sink.lock() {
         Ok(text) => text.clone(),
         Err(poisoned) => poisoned.into_inner().clone(),
+    }
+}
+
+/// A generated estate with `vm_count` VMs for scale tests and benchmarks, the same for the
+/// same count: one host per 50 VMs (2 to 64, in clusters of 16), one VMFS datastore per
+/// four hosts mounted on every host, an SDRS-enabled storage pod with two more, and VMs
+/// with two disks, a mix of SCSI controllers, power states, snapshots and tools states.
+/// Its only user is `administrator@vsphere.local` / `VMware1!` with every privilege the
+/// rules check. The vault half is empty.
+pub fn scale_estate(vm_count: usize) -> Estate {
+    use crate::estate::{
+        AccessMode, Datastore, DatastoreKind, Disk, Host, Mount, PowerState, ScsiKind,
+        SdrsBehavior, StoragePod, ToolsRunningStatus, User, VaultEstate, VcenterEstate, Vm,
+    };
+    use std::collections::BTreeMap;
+
+    let host_count = vm_count.div_ceil(50).clamp(2, 64);
+    let hosts: Vec<Host> = (0..host_count)
+        .map(|i| Host {
+            name: format!("esx{i:03}.scale.local"),
+            cluster: Some(format!("Cluster-{:02}", i / 16)),
+            version: "7.0.3".to_owned(),
+            license_edition: "esx.enterprisePlus.cpuPackage".to_owned(),
+            connection_state: Default::default(),
+        })
+        .collect();
+    let mounts = |read_only_last: bool| -> Vec<Mount> {
+        hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| Mount {
+                host: h.name.clone(),
+                access_mode: if read_only_last && i + 1 == hosts.len() {
+                    AccessMode::ReadOnly
+                } else {
+                    AccessMode::ReadWrite
+                },
+            })
+            .collect()
+    };
+    let plain = host_count / 4 + 1;
+    let mut datastores: Vec<Datastore> = (0..plain)
+        .map(|i| Datastore {
+            name: format!("vmfs-{i:02}"),
+            kind: DatastoreKind::Vmfs,
+            capacity_gb: 16384,
+            free_gb: 8192,
+            storage_pod: None,
+            mounts: mounts(i == 0),
+        })
+        .collect();
+    for i in 0..2 {
+        datastores.push(Datastore {
+            name: format!("vmfs-pod-{i:02}"),
+            kind: DatastoreKind::Vmfs,
+            capacity_gb: 16384,
+            free_gb: 4096,
+            storage_pod: Some("DSC-Scale".to_owned()),
+            mounts: mounts(false),
+        });
+    }
+    let scsi = [
+        ScsiKind::Lsilogic,
+        ScsiKind::Pvscsi,
+        ScsiKind::LsilogicSas,
+        ScsiKind::Pvscsi,
+    ];
+    let vms = (0..vm_count)
+        .map(|i| {
+            let datastore = datastores[i % datastores.len()].name.clone();
+            let mut extra_config = BTreeMap::new();
+            match i % 3 {
+                0 => {
+                    extra_config.insert("disk.EnableUUID".to_owned(), "TRUE".to_owned());
+                }
+                1 => {
+                    extra_config.insert("disk.EnableUUID".to_owned(), "FALSE".to_owned());
+                }
+                _ => {}
+            }
+            Vm {
+                name: format!("vm{i:05}"),
+                guest_id: if i % 2 == 0 {
+                    "rhel8_64Guest".to_owned()
+                } else {
+                    "windows9Server64Guest".to_owned()
+                },
+                host: hosts[i % host_count].name.clone(),
+                datastore: datastore.clone(),
+                power_state: if i % 4 == 3 {
+                    PowerState::PoweredOff
+                } else {
+                    PowerState::PoweredOn
+                },
+                scsi: scsi[i % scsi.len()],
+                disks: vec![
+                    Disk {
+                        size_gb: 40,
+                        datastore: None,
+                        uuid: None,
+                    },
+                    Disk {
+                        size_gb: 100 + (i % 7) as u64 * 10,
+                        datastore: None,
+                        uuid: None,
+                    },
+                ],
+                bios_uuid: None,
+                extra_config,
+                snapshots: if i % 10 == 0 {
+                    vec!["before-failover".to_owned()]
+                } else {
+                    Vec::new()
+                },
+                tools_running_status: if i % 9 == 4 {
+                    ToolsRunningStatus::GuestToolsNotRunning
+                } else {
+                    ToolsRunningStatus::GuestToolsRunning
+                },
+                sdrs_behavior: if i % 11 == 5 {
+                    SdrsBehavior::Manual
+                } else {
+                    SdrsBehavior::Default
+                },
+            }
+        })
+        .collect();
+    Estate {
+        vcenter: VcenterEstate {
+            datacenter: "DC-Scale".to_owned(),
+            version: "7.0.3".to_owned(),
+            users: vec![User {
+                name: "administrator@vsphere.local".to_owned(),
+                password: "VMware1!".to_owned(),
+                privileges: [
+                    "System.Anonymous",
+                    "System.View",
+                    "System.Read",
+                    "VirtualMachine.Config.AdvancedConfig",
+                    "VirtualMachine.State.RemoveSnapshot",
+                    "Datastore.Browse",
+                    "Datastore.AllocateSpace",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
+                hide_types: Vec::new(),
+            }],
+            hosts,
+            storage_pods: vec![StoragePod {
+                name: "DSC-Scale".to_owned(),
+                sdrs_enabled: true,
+                default_vm_behavior: "automated".to_owned(),
+            }],
+            datastores,
+            vms,
+        },
+        vault: VaultEstate {
+            subscription_id: "00000000-0000-0000-0000-000000000001".to_owned(),
+            resource_group: "rg-dr".to_owned(),
+            name: "scale-vault".to_owned(),
+            configuration_servers: Vec::new(),
+            policies: Vec::new(),
+            protected_items: Vec::new(),
+            recovery_plans: Vec::new(),
+            behaviour: Default::default(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_estates_have_the_asked_size_and_round_trip_through_json() {
+        for n in [0, 1, 100, 1000] {
+            let estate = scale_estate(n);
+            assert_eq!(estate.vcenter.vms.len(), n);
+            let back = Estate::from_json(&estate.to_json_pretty()).expect("valid estate");
+            assert_eq!(back, estate);
+        }
+        let big = scale_estate(5000);
+        assert_eq!(big.vcenter.hosts.len(), 64);
+        // Every VM's datastore is mounted on its host.
+        for vm in &big.vcenter.vms {
+            let ds = big
+                .vcenter
+                .datastores
+                .iter()
+                .find(|d| d.name == vm.datastore)
+                .expect("datastore exists");
+            assert!(ds.mounts.iter().any(|m| m.host == vm.host), "{}", vm.name);
+        }
+    }
+
+    #[test]
+    fn authority_is_host_and_port_of_the_url() {
+        assert_eq!(authority_of("https://127.0.0.1:8989/sdk"), "127.0.0.1:8989");
+        assert_eq!(authority_of("127.0.0.1:1"), "127.0.0.1:1");
     }
 }

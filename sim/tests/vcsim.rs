@@ -354,6 +354,40 @@ async fn privileges_are_answered_per_user_from_the_estate() {
         .filter_map(|p| p.split("</privileges>").next().map(str::to_owned))
         .collect();
     assert_eq!(privs, ["System.Anonymous", "System.View", "System.Read"]);
+
+    // effectiveRole names the caller's own role, whose privileges are the estate's.
+    let reply = ro
+        .retrieve(&[("VirtualMachine", &["name", "effectiveRole"])], None)
+        .await;
+    let roles: Vec<String> = objects(&reply.body)
+        .iter()
+        .map(|o| text_of(o.raw("effectiveRole"), "int").unwrap_or_default())
+        .collect();
+    assert_eq!(roles.len(), 5);
+    let role = roles[0].clone();
+    assert!(roles.iter().all(|r| *r == role), "{roles:?}");
+    assert_ne!(role, "-1", "vcsim's Admin role leaked");
+    let reply = ro
+        .call(r#"<RetrievePropertiesEx xmlns="urn:vim25"><_this type="PropertyCollector">propertyCollector</_this><specSet><propSet><type>AuthorizationManager</type><pathSet>roleList</pathSet></propSet><objectSet><obj type="AuthorizationManager">AuthorizationManager</obj></objectSet></specSet><options/></RetrievePropertiesEx>"#)
+        .await;
+    let listed = reply
+        .body
+        .split("<AuthorizationRole>")
+        .find(|r| text_of(r, "roleId").as_deref() == Some(role.as_str()))
+        .unwrap_or_else(|| panic!("role {role} not in roleList"));
+    assert!(
+        listed.contains("<name>failback-estate-readonly@vsphere.local</name>"),
+        "{listed}"
+    );
+    let role_privs: Vec<String> = listed
+        .split("<privilege>")
+        .skip(1)
+        .filter_map(|p| p.split("</privilege>").next().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        role_privs,
+        ["System.Anonymous", "System.View", "System.Read"]
+    );
 }
 
 #[tokio::test]
@@ -781,6 +815,235 @@ fn start_estate_serves_an_estate_value_and_drop_stops_the_process() {
     let pid = sim.pid;
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
     assert!(proc_dir.exists());
+    // The run's directory (certificates, the datastores' files) goes with it.
+    let run_dir = sim
+        .ca_file
+        .parent()
+        .and_then(Path::parent)
+        .expect("ca file sits in <run dir>/certs")
+        .to_owned();
+    assert!(run_dir.join("work").is_dir());
     drop(sim);
     assert!(!proc_dir.exists(), "harness {pid} still running after drop");
+    assert!(!run_dir.exists(), "{} left behind", run_dir.display());
+}
+
+/// Runs the govmomi anchor against a harness and returns (vms, round_trips).
+fn run_anchor(sim: &Vcsim, user: &str, password: &str) -> (usize, usize) {
+    let anchor = failback_sim::vcsim::anchor().expect("anchor built");
+    let output = std::process::Command::new(&anchor)
+        .args(["-url", &sim.url, "-user", user, "-ca-file"])
+        .arg(&sim.ca_file)
+        .args(["-timeout", "60s"])
+        .env("VSPHERE_PASSWORD", password)
+        .output()
+        .expect("anchor runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let line = stdout.trim();
+    assert!(line.starts_with("anchor vms="), "{line}");
+    let field = |key: &str| -> usize {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {key} in `{line}`"))
+    };
+    assert!(line.contains(" wall_s="), "{line}");
+    (field("vms="), field("round_trips="))
+}
+
+#[test]
+fn the_anchor_discovers_every_vm_in_round_trips_that_do_not_grow_with_vms() {
+    let small = Vcsim::start_estate(&failback_sim::vcsim::scale_estate(10)).expect("10 VMs");
+    let (vms, small_trips) = run_anchor(&small, "administrator@vsphere.local", "VMware1!");
+    assert_eq!(vms, 10);
+    drop(small);
+
+    let larger = Vcsim::start_estate(&failback_sim::vcsim::scale_estate(150)).expect("150 VMs");
+    let (vms, larger_trips) = run_anchor(&larger, "administrator@vsphere.local", "VMware1!");
+    assert_eq!(vms, 150);
+    assert_eq!(larger_trips, small_trips);
+
+    // The anchor honours the harness's users too.
+    let anchor = failback_sim::vcsim::anchor().expect("anchor built");
+    let output = std::process::Command::new(&anchor)
+        .args(["-url", &larger.url, "-user", "administrator@vsphere.local"])
+        .args(["-password", "wrong", "-ca-file"])
+        .arg(&larger.ca_file)
+        .output()
+        .expect("anchor runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("incorrect user name or password"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_task_delay_keeps_the_task_running_before_its_outcome() {
+    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
+    let mut estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    let vm = estate
+        .vcenter
+        .vms
+        .iter_mut()
+        .find(|v| v.name == "mt-win-01")
+        .expect("mt-win-01");
+    vm.extra_config
+        .insert("failback.sim.taskDelayMs".to_owned(), "1500".to_owned());
+    let sim = Vcsim::start_estate(&estate).expect("harness starts");
+    let mut soap = Soap::logged_in(&sim, "asr@vsphere.local", "s3cret").await;
+    let vm = soap.inventory().await["mt-win-01"].moref.clone();
+
+    let task = reconfigure(&mut soap, &vm, "disk.EnableUUID", "TRUE").await;
+    assert_eq!(
+        soap.task_info(&task).await.prop("info.state").as_deref(),
+        Some("running")
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = soap.task_info(&task).await.prop("info.state");
+        if state.as_deref() == Some("success") {
+            break;
+        }
+        assert_eq!(state.as_deref(), Some("running"));
+        assert!(std::time::Instant::now() < deadline, "task never finished");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        extra_config(&mut soap, &vm).await,
+        [("disk.EnableUUID".to_owned(), "TRUE".to_owned())]
+    );
+}
+
+/// Startup of generated estates; a measurement, not a check (run with `--ignored
+/// --nocapture`). Prints one `vcsim_startup` line per size.
+#[test]
+#[ignore = "measurement: takes minutes on a loaded machine"]
+fn measure_startup_of_generated_estates() {
+    for n in [100, 1000, 5000] {
+        let sim = Vcsim::start_estate(&failback_sim::vcsim::scale_estate(n)).expect("starts");
+        let rss_kb = std::fs::read_to_string(format!("/proc/{}/status", sim.pid))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        let started = std::time::Instant::now();
+        let (vms, trips) = run_anchor(&sim, "administrator@vsphere.local", "VMware1!");
+        println!(
+            "vcsim_startup vms={n} startup_s={:.2} rss_mb={} anchor_vms={vms} anchor_round_trips={trips} anchor_s={:.2}",
+            sim.startup.as_secs_f64(),
+            rss_kb / 1024,
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Starts the binary directly and returns the child and its ready line.
+fn spawn_binary(args: &[&str]) -> (std::process::Child, serde_json::Value) {
+    use std::io::BufRead as _;
+    let binary = failback_sim::vcsim::build().expect("harness built");
+    let mut child = std::process::Command::new(binary)
+        .arg("--estate")
+        .arg(estate_path("vcenter-basic.json"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("ready line");
+    let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    (child, ready)
+}
+
+fn wait_with_deadline(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("harness did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_ready_line_is_one_json_object_and_sigterm_stops_cleanly() {
+    let (mut child, ready) = spawn_binary(&[]);
+    let keys: Vec<&str> = ready
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "url",
+        "ca_file",
+        "thumbprint_sha256",
+        "thumbprint_sha1",
+        "datacenter",
+        "users",
+        "pid",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {ready}");
+    }
+    assert_eq!(ready["pid"].as_u64(), Some(u64::from(child.id())));
+    let ca_file = PathBuf::from(ready["ca_file"].as_str().expect("ca_file"));
+    assert!(ca_file.exists());
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let status = wait_with_deadline(&mut child);
+    assert!(status.success(), "{status}");
+    // Its temp dir (holding the default cert dir) is gone.
+    assert!(!ca_file.exists(), "{} left behind", ca_file.display());
+}
+
+#[tokio::test]
+async fn plain_http_on_request_and_never_off_loopback() {
+    let (mut child, ready) = spawn_binary(&["--no-tls"]);
+    let url = ready["url"].as_str().expect("url").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(ready["ca_file"].is_null() && ready["thumbprint_sha256"].is_null());
+    let body = reqwest::get(url.replace("/sdk", "/sdk/vimServiceVersions.xml"))
+        .await
+        .expect("plain HTTP answers")
+        .text()
+        .await
+        .expect("body");
+    assert!(body.contains("urn:vim25"), "{body}");
+    drop(child.stdin.take());
+    assert!(wait_with_deadline(&mut child).success());
+
+    let binary = failback_sim::vcsim::build().expect("harness built");
+    let output = std::process::Command::new(binary)
+        .arg("--estate")
+        .arg(estate_path("vcenter-basic.json"))
+        .args(["--listen", "0.0.0.0:0"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("only loopback addresses"), "{stderr}");
+    assert!(output.stdout.is_empty());
 }

@@ -425,6 +425,9 @@ func buildVMs(ctx context.Context, c *vim25.Client, est *vcenterEstate, folders 
 	finder.SetDatacenter(object.NewDatacenter(c, inv.datacenter))
 	pools := map[types.ManagedObjectReference]*object.ResourcePool{}
 	for i := range est.VMs {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted after %d of %d VMs", i, len(est.VMs))
+		}
 		e := &est.VMs[i]
 		hostRef := inv.hostByName[e.Host]
 		host := simulator.Map.Get(hostRef).(*simulator.HostSystem)

@@ -22,6 +22,9 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -51,11 +54,36 @@ func main() {
 
 func run() error {
 	started := time.Now()
+	// Catch signals from the start: a parent may stop us the moment it reads the ready line.
+	stop := make(chan string, 2)
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
+	var serving atomic.Bool
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	halt := func(why string) {
+		if !serving.Load() {
+			// Still laying out the estate: stop that; run returns and cleans up.
+			log.Printf("stopping during startup: %s", why)
+			interrupt()
+		}
+		stop <- why
+	}
+	go func() { halt((<-signals).String()) }()
+	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		// A parent that started us with a pipe on stdin stops us by closing it, or by dying.
+		go func() {
+			_, _ = io.Copy(io.Discard, os.Stdin)
+			halt("stdin closed")
+		}()
+	}
 	estatePath := flag.String("estate", "", "estate JSON file (its `vcenter` half is served)")
 	listen := flag.String("listen", "127.0.0.1:0", "loopback address to listen on (port 0 picks a free one)")
 	noTLS := flag.Bool("no-tls", false, "serve plain HTTP instead of HTTPS")
 	certDir := flag.String("cert-dir", "", "where to write ca.pem and server.pem (default: a temp dir, removed at exit)")
 	trace := flag.Bool("trace", false, "log every SOAP request and response to stderr")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the startup to this file")
+	workDirFlag := flag.String("work-dir", "", "directory for the simulated datastores' files, left for the caller to remove (default: a temp dir, removed at exit)")
 	flag.Parse()
 	if *estatePath == "" {
 		return errors.New("--estate FILE is required")
@@ -76,11 +104,29 @@ func run() error {
 		return err
 	}
 
-	workDir, err := os.MkdirTemp("", "failback-vcsim-")
-	if err != nil {
-		return err
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer f.Close()
 	}
-	defer os.RemoveAll(workDir)
+
+	// vcsim writes a few files per VM; on tmpfs that costs no disk I/O. A caller that may
+	// have to kill us hard passes --work-dir inside a directory it cleans up itself.
+	workDir := *workDirFlag
+	if workDir == "" {
+		workDir, err = os.MkdirTemp(scratchDir(), "failback-vcsim-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(workDir)
+	} else if err := os.MkdirAll(workDir, 0o700); err != nil {
+		return fmt.Errorf("--work-dir %s: %w", workDir, err)
+	}
 
 	simulator.Trace = *trace
 	model := simulator.VPX()
@@ -92,15 +138,19 @@ func run() error {
 	}
 	defer model.Remove()
 
-	ctx := context.Background()
 	client, err := vim25.NewClient(ctx, model.Service)
 	if err != nil {
 		return err
 	}
+	// Laying out a large estate allocates heavily and keeps nearly all of it: collect
+	// garbage less often until it is done.
+	oldGC := debug.SetGCPercent(400)
 	inv, err := buildInventory(ctx, client, est, workDir)
+	debug.SetGCPercent(oldGC)
 	if err != nil {
 		return fmt.Errorf("estate %s: %w", *estatePath, err)
 	}
+	pprof.StopCPUProfile()
 	hs := newHarness(inv, est)
 	install(hs)
 
@@ -149,6 +199,7 @@ func run() error {
 		go func() { serveErr <- server.ServeTLS(ln, "", "") }()
 	}
 
+	serving.Store(true)
 	ready.StartupMS = time.Since(started).Milliseconds()
 	line, err := json.Marshal(ready)
 	if err != nil {
@@ -160,18 +211,6 @@ func run() error {
 	log.Printf("serving %s (%d hosts, %d datastores, %d VMs) in %d ms",
 		ready.URL, len(est.Hosts), len(est.Datastores), len(est.VMs), ready.StartupMS)
 
-	stop := make(chan string, 2)
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT)
-	go func() { stop <- (<-signals).String() }()
-	if fi, err := os.Stdin.Stat(); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
-		// A parent that started us with a pipe on stdin stops us by closing it, or by dying.
-		go func() {
-			_, _ = io.Copy(io.Discard, os.Stdin)
-			stop <- "stdin closed"
-		}()
-	}
-
 	select {
 	case why := <-stop:
 		log.Printf("stopping: %s", why)
@@ -180,8 +219,24 @@ func run() error {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	shutdown, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_ = server.Shutdown(shutdown)
+	// Abruptly, not gracefully: a stopped vCenter drops in-flight calls (long polls
+	// included), which is what tests of "server gone" expect to see.
+	_ = server.Close()
 	return nil
+}
+
+// scratchDir is where the simulated datastores' files go: /dev/shm when it is usable and
+// TMPDIR is not set, else the usual temp dir.
+func scratchDir() string {
+	if os.Getenv("TMPDIR") == "" {
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			if f, err := os.CreateTemp("/dev/shm", ".failback-vcsim-probe-"); err == nil {
+				name := f.Name()
+				_ = f.Close()
+				_ = os.Remove(name)
+				return "/dev/shm"
+			}
+		}
+	}
+	return os.TempDir()
 }

@@ -26,8 +26,10 @@ import (
 // harness is the state the patches share. vcsim itself is process-global, so is this.
 type harness struct {
 	inv   *inventory
-	users map[string]*estateUser // nil privileges map means "all"
-	admin bool                   // the estate has no users: one administrator with every privilege
+	users map[string]*estateUser
+	admin bool // the estate has no users: one administrator with every privilege
+	// roles maps each estate user to the custom role holding exactly its privileges.
+	roles map[string]int32
 
 	mu sync.Mutex
 	// sessions maps a session key (the vmware_soap_session cookie) to its user.
@@ -44,6 +46,10 @@ type pendingPages struct {
 
 var h *harness
 
+// firstEstateRole is the id of the first per-user role; vCenter numbers custom roles
+// from 1 up, system roles are negative.
+const firstEstateRole = int32(1001)
+
 const defaultAdmin = "administrator@vsphere.local"
 const defaultAdminPassword = "VMware1!"
 
@@ -54,8 +60,10 @@ func newHarness(inv *inventory, est *vcenterEstate) *harness {
 		sessions: map[string]string{},
 		pages:    map[string]*pendingPages{},
 	}
+	hs.roles = map[string]int32{}
 	for i := range est.Users {
 		hs.users[est.Users[i].Name] = &est.Users[i]
+		hs.roles[est.Users[i].Name] = firstEstateRole + int32(i)
 	}
 	if len(est.Users) == 0 {
 		hs.admin = true
@@ -137,7 +145,16 @@ func install(hs *harness) {
 	content := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance).Content
 
 	auth := simulator.Map.Get(*content.AuthorizationManager).(*simulator.AuthorizationManager)
-	simulator.Map.Put(&authorizationManager{*auth})
+	wrapped := &authorizationManager{*auth}
+	for name, id := range hs.roles {
+		wrapped.RoleList = append(wrapped.RoleList, types.AuthorizationRole{
+			RoleId:    id,
+			Name:      "failback-estate-" + name,
+			Info:      &types.Description{Label: "Estate role of " + name, Summary: "The privileges the estate gives " + name},
+			Privilege: hs.users[name].Privileges,
+		})
+	}
+	simulator.Map.Put(wrapped)
 
 	lm := simulator.Map.Get(*content.LicenseManager).(*simulator.LicenseManager)
 	if lm.LicenseAssignmentManager != nil {
@@ -395,11 +412,21 @@ func (h *harness) visible(ctx *simulator.Context, objects []types.ObjectContent)
 		return objects
 	}
 	user := ctx.Session.UserName
+	role, custom := h.roles[user]
 	out := objects[:0]
 	for _, o := range objects {
-		if !h.hidden(user, o.Obj.Type) {
-			out = append(out, o)
+		if h.hidden(user, o.Obj.Type) {
+			continue
 		}
+		if custom {
+			// vcsim reports Admin (-1) everywhere; vCenter reports the caller's role.
+			for i := range o.PropSet {
+				if o.PropSet[i].Name == "effectiveRole" {
+					o.PropSet[i].Val = types.ArrayOfInt{Int: []int32{role}}
+				}
+			}
+		}
+		out = append(out, o)
 	}
 	return out
 }

@@ -38,6 +38,8 @@ pub(super) struct Evaluator<'n, 'a> {
     locals: hcl::Map<String, Value>,
     objects: HashMap<&'static str, hcl::Map<String, Value>>,
     dirty: HashSet<&'static str>,
+    /// `each` of the instance being evaluated (also declared in `ctx`).
+    each: Option<Value>,
     /// Node keys (`variable.x`, `local.y`) and block attributes (`vcenter.vc.password`)
     /// whose values are sensitive; a block key alone means "some attribute of it".
     sensitive: HashSet<String>,
@@ -64,6 +66,7 @@ impl<'n, 'a> Evaluator<'n, 'a> {
             locals: hcl::Map::new(),
             objects: HashMap::new(),
             dirty: HashSet::new(),
+            each: None,
             sensitive: HashSet::new(),
             failed: nodes.iter().map(|n| n.broken).collect(),
             object_refs: vec![Vec::new(); nodes.len()],
@@ -212,6 +215,9 @@ impl<'n, 'a> Evaluator<'n, 'a> {
         }
         self.refresh(attr);
         let sensitive = self.attr_is_sensitive(attr);
+        if let Some(value) = self.plain_traversal(&attr.expr) {
+            return Some((value, sensitive));
+        }
         match attr.expr.evaluate(&self.ctx) {
             Ok(value) => Some((value, sensitive)),
             Err(error) => {
@@ -220,6 +226,53 @@ impl<'n, 'a> Evaluator<'n, 'a> {
                 None
             }
         }
+    }
+
+    /// A plain traversal (`each.value.os`, `master_target.mt`, `var.x["k"]`) read
+    /// straight from the evaluator's own values. hcl-rs clones the whole root object
+    /// (every block of a kind) before walking it, which dominates evaluation of large
+    /// `for_each` blocks. Anything else, and any miss, goes to hcl-rs, which also
+    /// produces the error.
+    fn plain_traversal(&self, expr: &hcl::Expression) -> Option<Value> {
+        use hcl::expr::TraversalOperator;
+        let hcl::Expression::Traversal(traversal) = expr else {
+            return None;
+        };
+        let hcl::Expression::Variable(root) = &traversal.expr else {
+            return None;
+        };
+        let mut operators = traversal.operators.iter();
+        let mut current: &Value = match root.as_str() {
+            "each" => self.each.as_ref()?,
+            "var" | "local" => {
+                let map = if root.as_str() == "var" {
+                    &self.vars
+                } else {
+                    &self.locals
+                };
+                match operators.next()? {
+                    TraversalOperator::GetAttr(name) => map.get(name.as_str())?,
+                    _ => return None,
+                }
+            }
+            kind => {
+                let map = self.objects.get(kind)?;
+                match operators.next()? {
+                    TraversalOperator::GetAttr(name) => map.get(name.as_str())?,
+                    _ => return None,
+                }
+            }
+        };
+        for operator in operators {
+            current = match (operator, current) {
+                (TraversalOperator::GetAttr(name), Value::Object(map)) => map.get(name.as_str())?,
+                (TraversalOperator::Index(hcl::Expression::String(key)), Value::Object(map)) => {
+                    map.get(key.as_str())?
+                }
+                _ => return None,
+            };
+        }
+        Some(current.clone())
     }
 
     fn eval_error(&self, attr: &Attr<'_>, error: &hcl::eval::Error, sensitive: bool) -> Diagnostic {
@@ -560,7 +613,8 @@ impl<'n, 'a> Evaluator<'n, 'a> {
                 let mut map = hcl::Map::with_capacity(instances.len());
                 for (key, value) in instances {
                     let each = hcl::value!({ key = (key.clone()), value = (value) });
-                    self.ctx.declare_var("each", each);
+                    self.ctx.declare_var("each", each.clone());
+                    self.each = Some(each);
                     let address = Address::new(kind, &node.name).with_key(&key);
                     match self.instance(index, address) {
                         Some(value) => {
@@ -672,12 +726,25 @@ impl<'n, 'a> Evaluator<'n, 'a> {
             acknowledgements,
             self.diagnostics,
         )?;
-        let mut object = hcl::Map::new();
+        let mut object = hcl::Map::with_capacity(node.spec.attrs.len() + 1);
         for attr_spec in node.spec.attrs {
             let value = values
-                .get(attr_spec.name)
-                .and_then(|e| e.value.clone())
+                .get_mut(attr_spec.name)
+                .and_then(|e| e.value.take())
                 .unwrap_or(Value::Null);
+            // Like a Terraform resource attribute holding an ID, a reference keeps
+            // only the address of what it names, not a copy of that block: objects
+            // stay small however deep the chain of references.
+            let value = match attr_spec.ty {
+                AttrType::Ref(_) => address_only(value),
+                AttrType::RefList(_) => match value {
+                    Value::Array(items) => {
+                        Value::Array(items.into_iter().map(address_only).collect())
+                    }
+                    other => other,
+                },
+                _ => value,
+            };
             object.insert(attr_spec.name.to_owned(), value);
         }
         for (name, value) in decoded.defaults() {
@@ -702,6 +769,21 @@ impl<'n, 'a> Evaluator<'n, 'a> {
             Decoded::Reprotect(v) => config.reprotects.push(v),
             Decoded::RecoveryPlan(v) => config.recovery_plans.push(v),
         }
+    }
+}
+
+/// A block's context object reduced to its address key.
+fn address_only(value: Value) -> Value {
+    match value {
+        Value::Object(mut map) => match map.swap_remove(ADDRESS_KEY) {
+            Some(address) => {
+                let mut only = hcl::Map::with_capacity(1);
+                only.insert(ADDRESS_KEY.to_owned(), address);
+                Value::Object(only)
+            }
+            None => Value::Object(map),
+        },
+        other => other,
     }
 }
 

@@ -17,7 +17,7 @@ use super::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use super::expr::{self, RawRef, Step};
 use super::functions::FUNCTIONS;
 use super::model::Span;
-use super::schema::{self, BlockSpec};
+use super::schema::{self, AttrType, BlockSpec};
 use super::variables::VarType;
 
 /// What a declaration is.
@@ -822,6 +822,22 @@ impl Scope<'_> {
                 let mut rest = &raw.steps[1..];
                 if let Some(Step::Key(_) | Step::Dynamic) = rest.first() {
                     rest = &rest[1..];
+                }
+                if let Some(Step::Attr(attribute)) = rest.first()
+                    && let Some(AttrType::Ref(target) | AttrType::RefList(target)) =
+                        spec.attr(attribute).map(|a| a.ty)
+                    && rest.len() > 1
+                {
+                    return Err(Diagnostic::error(
+                        "config::reference_chain",
+                        format!(
+                            "`{kind}.{name}.{attribute}` is a reference and holds only an address"
+                        ),
+                    )
+                    .at(span.clone(), "cannot look inside a reference")
+                    .help(format!(
+                        "refer to the `{target}` block directly: `{target}.NAME.ATTRIBUTE`"
+                    )));
                 }
                 if let Some(Step::Attr(attribute)) = rest.first()
                     && spec.attr(attribute).is_none()

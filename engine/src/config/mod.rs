@@ -17,6 +17,8 @@ mod eval;
 mod expr;
 mod functions;
 mod load;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};

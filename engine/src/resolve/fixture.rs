@@ -50,7 +50,7 @@ pub(crate) fn declared(line: usize, attributes: &[&str]) -> Declared {
             .enumerate()
             .map(|(offset, name)| ((*name).to_owned(), span_at(line + 1 + offset)))
             .collect(),
-        depends_on: Vec::new(),
+        ..Declared::default()
     }
 }
 
@@ -321,7 +321,7 @@ impl World {
             ],
             recovery_plans: Vec::new(),
             outputs: Vec::new(),
-            sources: Default::default(),
+            ..Config::default()
         };
 
         let vcenter = VcenterInventory {

@@ -135,6 +135,43 @@ mod tests {
     }
 
     #[test]
+    fn an_unverified_error_blocks_until_acknowledged() {
+        let mut world = TestWorld::healthy();
+        world.host_mut().license_edition = None;
+        let unknown = findings_of(&world, "FB124");
+        assert!(unknown.iter().all(|finding| finding.blocks()));
+        for name in ["mt_win", "mt_lnx"] {
+            world
+                .master_target_mut(name)
+                .acknowledgements
+                .push(acknowledgement(
+                    "FB124",
+                    "licensed Enterprise Plus, checked in the portal",
+                ));
+        }
+        let acknowledged = findings_of(&world, "FB124");
+        assert_eq!(acknowledged.len(), 2);
+        assert!(acknowledged.iter().all(|finding| !finding.blocks()));
+    }
+
+    #[test]
+    fn a_vcenter_finding_honours_its_configuration_servers_acknowledgement() {
+        let mut world = TestWorld::healthy();
+        world.vcenter_mut().privileges.clear();
+        world.config.configuration_servers[0]
+            .acknowledgements
+            .push(acknowledgement(
+                "FB101",
+                "privileges audited by the VMware team",
+            ));
+        let finding = findings_of(&world, "FB101").remove(0);
+        assert_eq!(
+            finding.acknowledged.as_deref(),
+            Some("privileges audited by the VMware team")
+        );
+    }
+
+    #[test]
     fn a_recovery_plan_acknowledgement_covers_its_members() {
         let mut world = TestWorld::healthy();
         world.vm_mut("web01").power_state = "poweredOn".to_owned();

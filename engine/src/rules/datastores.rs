@@ -2,10 +2,12 @@
 //! host (FB111), the chosen datastore being a VMFS or vSAN datastore of that host
 //! (FB114), and a datastore being named at all (FB118).
 
+use std::collections::HashSet;
+
 use super::catalogue::{FB111, FB114, FB118};
 use super::vm::vm_if_present;
 use super::{Context, Finding, Subject, require, same};
-use crate::config::Config;
+use crate::config::{Address, Config};
 use crate::observe::vcenter::{Datastore, Host};
 use crate::resolve::ResolvedReprotect;
 
@@ -33,7 +35,7 @@ fn attached(datastore: &Datastore, host: &Host) -> bool {
 /// FB111: when the VM still exists, its datastores must be mounted read/write on the
 /// master target's ESXi host.
 pub(super) fn fb111_vm_datastores_writable(context: &Context<'_>, findings: &mut Vec<Finding>) {
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let subject = Subject::new(
             &FB111,
             &r.config.address,
@@ -44,6 +46,11 @@ pub(super) fn fb111_vm_datastores_writable(context: &Context<'_>, findings: &mut
         };
         let host = require!(r.master_target_host, subject, findings);
         let inventory = require!(r.vcenter, subject, findings);
+        if vm.datastores.is_empty() {
+            findings
+                .push(subject.unknown(format!("vCenter reports no datastores for VM {}", vm.name)));
+            continue;
+        }
         let mut problems = Vec::new();
         let mut unknown = Vec::new();
         for datastore_id in &vm.datastores {
@@ -141,7 +148,7 @@ pub(super) fn fb114_datastore_is_vmfs_on_host(context: &Context<'_>, findings: &
         );
     }
 
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let span = if r.config.datastore.is_some() {
             r.config.declared.span_of("datastore")
         } else {
@@ -262,18 +269,14 @@ fn suggest_block_datastore(r: &ResolvedReprotect<'_>, host: &Host) -> String {
 
 /// FB118: a datastore must be given for every reprotect, even when the disks exist.
 pub(super) fn fb118_datastore_given(config: &Config, findings: &mut Vec<Finding>) {
+    let in_plan_with_datastore: HashSet<&Address> = config
+        .recovery_plans
+        .iter()
+        .filter(|plan| plan.datastore.is_some())
+        .flat_map(|plan| plan.members.iter().map(|member| &member.target))
+        .collect();
     for reprotect in &config.reprotects {
-        if reprotect.datastore.is_some() {
-            continue;
-        }
-        let in_plan_with_datastore = config.recovery_plans.iter().any(|plan| {
-            plan.datastore.is_some()
-                && plan
-                    .members
-                    .iter()
-                    .any(|member| member.target == reprotect.address)
-        });
-        if in_plan_with_datastore {
+        if reprotect.datastore.is_some() || in_plan_with_datastore.contains(&reprotect.address) {
             continue;
         }
         let subject = Subject::new(&FB118, &reprotect.address, &reprotect.declared.span);
@@ -329,6 +332,12 @@ mod tests {
         assert_eq!(
             assert_unknown(&world, "FB111", "reprotect.web01"),
             "datastore datastore-1 of VM web01 was not discovered"
+        );
+        let mut world = TestWorld::healthy();
+        world.vm_mut("web01").datastores.clear();
+        assert_eq!(
+            assert_unknown(&world, "FB111", "reprotect.web01"),
+            "vCenter reports no datastores for VM web01"
         );
     }
 

@@ -2,11 +2,13 @@
 //! its OS family (FB105), `disk.EnableUUID` (FB107), storage DRS (FB108), VMware Tools
 //! (FB113), snapshots (FB115), SCSI controller (FB116) and the 60-disk limit (FB127).
 
+use std::collections::HashMap;
+
 use super::catalogue::{FB105, FB107, FB108, FB113, FB115, FB116, FB127};
 use super::{Context, Finding, Subject, os_family, require, same};
-use crate::config::OsFamily;
+use crate::config::{Address, OsFamily};
 use crate::observe::vcenter::VirtualMachine;
-use crate::resolve::ResolvedMasterTarget;
+use crate::resolve::{ResolvedMasterTarget, ResolvedReprotect};
 
 /// The most disks one master target serves, its own included (FB127).
 pub const MAX_MASTER_TARGET_DISKS: u32 = 60;
@@ -317,6 +319,13 @@ fn own_disks(mt: &ResolvedMasterTarget<'_>) -> Option<u32> {
 
 /// FB127: a master target serves at most 60 disks, its own included.
 pub(super) fn fb127_disk_limit(context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let mut served_by: HashMap<&Address, Vec<&ResolvedReprotect<'_>>> = HashMap::new();
+    for r in &context.resolution.reprotects {
+        served_by
+            .entry(&r.config.master_target.target)
+            .or_default()
+            .push(r);
+    }
     for mt in &context.resolution.master_targets {
         let subject = Subject::new(&FB127, &mt.config.address, &mt.config.declared.span);
         let mut unknown = Vec::new();
@@ -326,10 +335,7 @@ pub(super) fn fb127_disk_limit(context: &Context<'_>, findings: &mut Vec<Finding
         }
         let mut total = own.unwrap_or(0);
         let mut served = Vec::new();
-        for r in &context.resolution.reprotects {
-            if r.config.master_target.target != mt.config.address {
-                continue;
-            }
+        for r in served_by.get(&mt.config.address).into_iter().flatten() {
             let disks = match (&r.protected_item, &r.vm) {
                 (Ok(item), _) if item.disk_count.is_some() => item.disk_count,
                 (_, Ok(vm)) => u32::try_from(vm.disks.len()).ok(),

@@ -76,19 +76,19 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Whether this finding stops apply: an error that was found violated and not
-    /// acknowledged. A rule that could not be checked is shown but does not block
-    /// (the reason says what discovery missed); warnings and advice never block.
+    /// Whether this finding stops apply: an error that is not acknowledged. An error
+    /// rule that could not be checked blocks too (fail closed: a prerequisite nobody
+    /// verified is not assumed to hold); check it by hand and acknowledge it with the
+    /// reason to go on. Warnings and advice never block.
     pub fn blocks(&self) -> bool {
-        self.severity == Severity::Error
-            && self.status == Status::Violated
-            && self.acknowledged.is_none()
+        self.severity == Severity::Error && self.acknowledged.is_none()
     }
 }
 
 /// Rules that need no discovery, run by `failback validate` as well as by `plan`.
 pub fn check_config(config: &Config) -> Vec<Finding> {
     let mut findings = Vec::new();
+    topology::fb104_one_configuration_server(config, &mut findings);
     datastores::fb118_datastore_given(config, &mut findings);
     topology::fb121_one_master_target_per_plan(config, &mut findings);
     finish(config, findings)
@@ -108,6 +108,7 @@ fn run_all(context: &Context<'_>) -> Vec<Finding> {
     vm::fb102_vm_has_no_snapshots(c, f);
     topology::fb103_process_server_placement(c, f);
     topology::fb104_process_server_connected(c, f);
+    topology::fb104_one_configuration_server(config, f);
     master_target::fb105_os_family_matches(c, f);
     protected_item::fb106_configuration_server_knows_vm(c, f);
     master_target::fb107_disk_enable_uuid(c, f);
@@ -176,6 +177,18 @@ impl<'a> Context<'a> {
             observed_at: observed.observed_at,
         }
     }
+
+    /// The reprotects that may still run: all but those whose item is already
+    /// protected in the reverse direction. Preconditions of the reprotect operation
+    /// itself (the VM's snapshots, power state, datastores) do not apply to those: the
+    /// plan shows them unchanged, and an error there must not block the others.
+    pub fn pending_reprotects(&self) -> impl Iterator<Item = &resolve::ResolvedReprotect<'a>> {
+        self.resolution.reprotects.iter().filter(|r| {
+            !r.protected_item.as_ref().is_ok_and(|item| {
+                reprotect_readiness(item) == ReprotectReadiness::AlreadyReprotected
+            })
+        })
+    }
 }
 
 /// One rule about one object: builds its findings.
@@ -237,7 +250,7 @@ impl<'a> Subject<'a> {
         match self.address.kind.as_str() {
             "vcenter" => format!(
                 "make discovery see what is missing, or check by hand and add \
-                 {acknowledge} to the configuration_server that uses {}",
+                 {acknowledge} to the configuration_server that uses {} to go on",
                 self.address
             ),
             "failback_policy" => "make discovery see what is missing, or check by hand \
@@ -245,7 +258,7 @@ impl<'a> Subject<'a> {
                 .to_owned(),
             _ => format!(
                 "make discovery see what is missing, or check by hand and add \
-                 {acknowledge} to {}",
+                 {acknowledge} to {} to go on",
                 self.address
             ),
         }
@@ -318,7 +331,12 @@ mod tests {
                 assert!(rules.contains(rule.id), "{} passed silently", rule.id);
             }
         }
-        assert!(findings.iter().all(|f| !f.blocks()));
+        // Unverified errors fail closed.
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.blocks() == (f.severity == Severity::Error))
+        );
         assert!(
             findings
                 .iter()

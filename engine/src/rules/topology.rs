@@ -2,14 +2,15 @@
 //! connectivity (FB103), that it is connected (FB104), and that a replication group is
 //! reprotected whole through one recovery plan (FB120) with one master target (FB121).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::Duration;
 
 use super::catalogue::{FB103, FB104, FB120, FB121};
 use super::protected_item::HEARTBEAT_TIMEOUT_MINUTES;
 use super::{Context, Finding, Subject, require, same};
-use crate::config::{Address, Config, Connectivity, ProcessServerLocation};
+use crate::config::{Address, Config, Connectivity, ProcessServerLocation, Reprotect};
+use crate::observe::vault::ProtectedItem;
 use crate::resolve::ResolvedReprotect;
 
 /// FB103: with only a site-to-site VPN, the process server belongs in Azure.
@@ -125,6 +126,41 @@ pub(super) fn fb104_process_server_connected(context: &Context<'_>, findings: &m
     }
 }
 
+/// FB104 (configuration only): a reprotect's process server and master target must
+/// belong to the same configuration server; ASR pairs them within one fabric.
+pub(super) fn fb104_one_configuration_server(config: &Config, findings: &mut Vec<Finding>) {
+    for reprotect in &config.reprotects {
+        let (Some(ps), Some(mt)) = (
+            config.process_server(&reprotect.process_server.target),
+            config.master_target(&reprotect.master_target.target),
+        ) else {
+            continue;
+        };
+        if ps.configuration_server.target == mt.configuration_server.target {
+            continue;
+        }
+        findings.push(
+            Subject::new(
+                &FB104,
+                &reprotect.address,
+                reprotect.declared.span_of("process_server"),
+            )
+            .violated(
+                format!(
+                    "{} belongs to {} but {} to {}: a reprotect goes through one \
+                         configuration server",
+                    ps.address,
+                    ps.configuration_server.target,
+                    mt.address,
+                    mt.configuration_server.target
+                ),
+                None,
+                format!("use a process server of {}", mt.configuration_server.target),
+            ),
+        );
+    }
+}
+
 /// Reprotects grouped by the replication group of their protected item (per vault,
 /// group names without case), in declaration order.
 fn replication_groups<'c, 'a>(
@@ -173,7 +209,24 @@ pub(super) fn fb120_replication_group_in_one_plan(
         }
     }
 
-    for ((vault_name, _), members) in replication_groups(context) {
+    // Every vault's items by replication group, scanned once.
+    let mut group_items: HashMap<(&str, String), Vec<&ProtectedItem>> = HashMap::new();
+    let mut scanned = BTreeSet::new();
+    for r in &context.resolution.reprotects {
+        let Ok(vault) = &r.vault else { continue };
+        if !scanned.insert(vault.name.as_str()) {
+            continue;
+        }
+        for item in &vault.protected_items {
+            if let Some(group) = item.replication_group.as_deref().filter(|g| !g.is_empty()) {
+                group_items
+                    .entry((vault.name.as_str(), group.to_lowercase()))
+                    .or_default()
+                    .push(item);
+            }
+        }
+    }
+    for ((vault_name, group_key), members) in replication_groups(context) {
         let group = members
             .first()
             .and_then(|r| r.protected_item.as_ref().ok())
@@ -207,23 +260,16 @@ pub(super) fn fb120_replication_group_in_one_plan(
             }
         }
         // Every machine of the group needs its own reprotect with its values.
-        let Some(vault) = members.first().and_then(|r| r.vault.as_ref().ok()) else {
-            continue;
-        };
         let declared_ids: BTreeSet<String> = members
             .iter()
             .filter_map(|r| r.protected_item.as_ref().ok())
             .map(|item| item.id.to_lowercase())
             .collect();
-        let missing: Vec<&str> = vault
-            .protected_items
-            .iter()
-            .filter(|item| {
-                item.replication_group
-                    .as_deref()
-                    .is_some_and(|g| same(g, &group))
-                    && !declared_ids.contains(&item.id.to_lowercase())
-            })
+        let missing: Vec<&str> = group_items
+            .get(&(vault_name.as_str(), group_key))
+            .into_iter()
+            .flatten()
+            .filter(|item| !declared_ids.contains(&item.id.to_lowercase()))
             .map(|item| item.friendly_name.as_str())
             .collect();
         if missing.is_empty() {
@@ -255,11 +301,16 @@ pub(super) fn fb120_replication_group_in_one_plan(
 /// FB121 (configuration only): the members of a recovery plan use one master target,
 /// the plan's own when it names one; likewise its process server.
 pub(super) fn fb121_one_master_target_per_plan(config: &Config, findings: &mut Vec<Finding>) {
+    let reprotects: HashMap<&Address, &Reprotect> = config
+        .reprotects
+        .iter()
+        .map(|reprotect| (&reprotect.address, reprotect))
+        .collect();
     for plan in &config.recovery_plans {
-        let members: Vec<_> = plan
+        let members: Vec<&Reprotect> = plan
             .members
             .iter()
-            .filter_map(|member| config.reprotect(&member.target))
+            .filter_map(|member| reprotects.get(&member.target).copied())
             .collect();
         let master_targets: BTreeSet<&Address> =
             members.iter().map(|r| &r.master_target.target).collect();
@@ -451,6 +502,25 @@ mod tests {
         let mut world = TestWorld::healthy();
         world.fabric_mut().process_servers.clear();
         assert_violated(&world, "FB104", "process_server.ps_azure");
+    }
+
+    #[test]
+    fn fb104_is_violated_by_a_process_server_of_another_configuration_server() {
+        let mut world = TestWorld::healthy();
+        world.config.process_servers[0].configuration_server =
+            reference("configuration_server", "cs02", 16);
+        let finding = assert_violated(&world, "FB104", "reprotect.web01");
+        assert_eq!(
+            finding.message,
+            "process_server.ps_azure belongs to configuration_server.cs02 but \
+             master_target.mt_win to configuration_server.cs01: a reprotect goes through one \
+             configuration server"
+        );
+        assert!(
+            crate::rules::check_config(&world.config)
+                .iter()
+                .any(|f| f.rule == "FB104")
+        );
     }
 
     #[test]

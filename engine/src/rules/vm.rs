@@ -24,7 +24,7 @@ pub(super) fn vm_if_present<'a>(
 
 /// FB102: the on-premises VM must have no snapshots; opted-in removal is a fix.
 pub(super) fn fb102_vm_has_no_snapshots(context: &Context<'_>, findings: &mut Vec<Finding>) {
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let subject = Subject::new(
             &FB102,
             &r.config.address,
@@ -55,7 +55,7 @@ pub(super) fn fb102_vm_has_no_snapshots(context: &Context<'_>, findings: &mut Ve
 /// FB112: when the VM no longer exists, reprotect creates it on the master target's
 /// host and datastore with a full resync.
 pub(super) fn fb112_vm_exists(context: &Context<'_>, findings: &mut Vec<Finding>) {
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let subject = Subject::new(&FB112, &r.config.address, &r.config.declared.span);
         if require!(vm_if_present(r), subject, findings).is_some() {
             continue;
@@ -85,7 +85,7 @@ pub(super) fn fb112_vm_exists(context: &Context<'_>, findings: &mut Vec<Finding>
 /// FB122: the VM must share no disk UUID and no BIOS UUID with its master target (VMs
 /// cloned from one template do).
 pub(super) fn fb122_no_uuid_conflict(context: &Context<'_>, findings: &mut Vec<Finding>) {
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let subject = Subject::new(&FB122, &r.config.address, &r.config.declared.span);
         let Some(vm) = require!(vm_if_present(r), subject, findings) else {
             continue;
@@ -193,7 +193,7 @@ pub(super) fn fb123_static_ip(context: &Context<'_>, findings: &mut Vec<Finding>
 
 /// FB128: the VM should be powered off during reprotect (original location).
 pub(super) fn fb128_vm_powered_off(context: &Context<'_>, findings: &mut Vec<Finding>) {
-    for r in &context.resolution.reprotects {
+    for r in context.pending_reprotects() {
         let subject = Subject::new(&FB128, &r.config.address, &r.config.declared.span);
         let Some(vm) = require!(vm_if_present(r), subject, findings) else {
             continue;
@@ -259,6 +259,22 @@ mod tests {
         let mut world = TestWorld::healthy();
         world.vcenter_mut().vms.retain(|vm| vm.name != "web01");
         assert_holds(&world, "FB102");
+    }
+
+    #[test]
+    fn reprotect_preconditions_do_not_apply_to_an_item_already_reprotected() {
+        let mut world = TestWorld::healthy();
+        world.vm_mut("web01").snapshots = vec!["after-reprotect".to_owned()];
+        world.vm_mut("web01").power_state = "poweredOn".to_owned();
+        world.vm_mut("web01").disks[0].uuid = Some("6000C2-mt-win-01-0".to_owned());
+        world.item_mut("web01-item").protection_state = "Protected".to_owned();
+        for rule in ["FB102", "FB111", "FB112", "FB114", "FB122", "FB128"] {
+            assert_holds(&world, rule);
+        }
+        world.item_mut("web01-item").protection_state = "UnplannedFailoverCommitted".to_owned();
+        for rule in ["FB102", "FB122", "FB128"] {
+            assert_violated(&world, rule, "reprotect.web01");
+        }
     }
 
     #[test]

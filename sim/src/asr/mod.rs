@@ -57,6 +57,10 @@ pub struct SimOptions {
     pub epoch: Option<DateTime<Utc>>,
     /// `Retry-After` (seconds) of an injected 429.
     pub throttle_retry_after_s: u64,
+    /// Where the simulated vCenter really listens (`127.0.0.1`): the configuration
+    /// servers report it as the IP address of the first vCenter each one lists, as a
+    /// real configuration server reports the address it discovered a vCenter at.
+    pub vcenter_address: Option<String>,
 }
 
 impl std::fmt::Debug for SimOptions {
@@ -70,6 +74,7 @@ impl std::fmt::Debug for SimOptions {
             .field("fault_seed", &self.fault_seed)
             .field("epoch", &self.epoch)
             .field("throttle_retry_after_s", &self.throttle_retry_after_s)
+            .field("vcenter_address", &self.vcenter_address)
             .finish()
     }
 }
@@ -84,6 +89,7 @@ impl Default for SimOptions {
             fault_seed: None,
             epoch: None,
             throttle_retry_after_s: 1,
+            vcenter_address: None,
         }
     }
 }
@@ -179,7 +185,8 @@ impl AsrSimulator {
             now - chrono::TimeDelta::nanoseconds(i64::from(now.timestamp_subsec_nanos()))
         });
         let faults = FaultPlan::new(estate.vault.behaviour.faults.clone(), options.fault_seed);
-        let world = World::new(estate, clock::Clock::new(epoch, scale));
+        let mut world = World::new(estate, clock::Clock::new(epoch, scale));
+        world.vcenter_address = options.vcenter_address.clone();
         let ids = world.ids.clone();
         let shared = Arc::new(Shared {
             world: Mutex::new(world),

@@ -396,6 +396,23 @@ pub fn vcenter_name(host: &str) -> String {
     host.replace('.', "-")
 }
 
+/// The address a configuration server reports for a vCenter it discovered: where the
+/// simulated vCenter really listens for the first one it lists, the name otherwise.
+fn vcenter_ip_address(world: &World, fabric: &FabricState, host: &str) -> String {
+    match &world.vcenter_address {
+        Some(address)
+            if fabric
+                .estate
+                .vcenters
+                .first()
+                .is_some_and(|first| first == host) =>
+        {
+            address.clone()
+        }
+        _ => host.to_owned(),
+    }
+}
+
 pub fn vcenter(world: &World, fabric: &FabricState, host: &str) -> Value {
     let name = vcenter_name(host);
     let ps = fabric
@@ -409,7 +426,7 @@ pub fn vcenter(world: &World, fabric: &FabricState, host: &str) -> Value {
         "internalId": stable_guid(&["vcenter", fabric.name(), host]),
         "lastHeartbeat": arm_time(fabric.heartbeat.last),
         "discoveryStatus": "Completed",
-        "ipAddress": host,
+        "ipAddress": vcenter_ip_address(world, fabric, host),
         "infrastructureId": stable_guid(&["vcenter-infra", fabric.name(), host]),
         "port": "443",
         "fabricArmResourceName": fabric.name(),

@@ -291,6 +291,8 @@ pub struct World {
     pub reprotect_requests: BTreeMap<String, u64>,
     /// Reprotect POSTs accepted (a job started) per item.
     pub reprotect_accepted: BTreeMap<String, u64>,
+    /// Where the simulated vCenter listens (see `SimOptions::vcenter_address`).
+    pub vcenter_address: Option<String>,
 }
 
 impl World {
@@ -400,6 +402,7 @@ impl World {
             failing_jobs,
             reprotect_requests: BTreeMap::new(),
             reprotect_accepted: BTreeMap::new(),
+            vcenter_address: None,
         }
     }
 
