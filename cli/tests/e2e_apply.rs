@@ -171,3 +171,94 @@ fn json_streams_one_event_per_line() {
     let summary = events.last().expect("a summary");
     assert_eq!(summary["hook"]["changes"]["applied"], 1, "{summary}");
 }
+
+#[test]
+fn a_failed_job_fails_the_run_and_a_rerun_finishes_it() {
+    let world = SimWorld::start("basic", |estate| {
+        estate["vault"]["behaviour"]["faults"]["failing_jobs"] = serde_json::json!(["web01-item"]);
+    });
+    let first = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(first.code, Some(1), "{}", first.text());
+    assert!(
+        first.stderr.contains("Apply incomplete"),
+        "{}",
+        first.text()
+    );
+    assert!(
+        first.stderr.contains("failed: reprotect.web01"),
+        "{}",
+        first.text()
+    );
+    let state = world.state();
+    assert_eq!(
+        state["resources"]["reprotect.web01"]["outcome"]["status"], "failed",
+        "{state}"
+    );
+
+    let second = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(second.code, Some(0), "{}", second.text());
+    let state = world.state();
+    let web01 = &state["resources"]["reprotect.web01"];
+    assert_eq!(web01["outcome"]["status"], "applied", "{state}");
+    // Both runs' jobs are kept, oldest first.
+    assert_eq!(
+        web01["remote_ids"].as_array().map(Vec::len),
+        Some(2),
+        "{web01}"
+    );
+    let posts = world.asr().reprotect_requests("web01-item");
+
+    let third = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(third.code, Some(0), "{}", third.text());
+    assert_eq!(world.asr().reprotect_requests("web01-item"), posts);
+}
+
+#[test]
+fn kill_9_during_apply_then_apply_again_converges() {
+    let world = SimWorld::start("basic", |_| {});
+    let mut child = world
+        .command(&["apply", "--auto-approve"])
+        .spawn()
+        .expect("failback starts");
+    // Wait until the reprotect's job is recorded as in progress, then kill.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let in_progress = std::fs::read_to_string(world.state_path())
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .is_some_and(|state| {
+                state["resources"]["reprotect.web01"]["outcome"]["status"] == "in_progress"
+            });
+        if in_progress {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reprotect never showed as in progress"
+        );
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("apply ended before it could be killed: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_eq!(world.asr().reprotect_accepted("web01-item"), 1);
+
+    let again = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, Some(0), "{}", again.text());
+    let state = world.state();
+    assert_eq!(
+        state["resources"]["reprotect.web01"]["outcome"]["status"], "applied",
+        "{state}"
+    );
+    let backend = LocalBackend::new(world.state_path());
+    assert!(backend.read().expect("the state file is valid").is_some());
+    assert_eq!(
+        world.asr().reprotect_accepted("web01-item"),
+        1,
+        "the reprotect was sent again after the crash"
+    );
+    let plan = world.run(&["plan", "--detailed-exitcode"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.text());
+}

@@ -16,7 +16,7 @@ use failback_engine::apply::executor::{self, ActionResult, ApplyAction, ApplySum
 use failback_engine::apply::scheduler::StopLevel;
 use failback_engine::plan::{self, Plan, PlanMeta, PriorState};
 use failback_engine::provider::Provider;
-use failback_engine::state::{self, LockInfo, Operation, State};
+use failback_engine::state::{self, LockInfo, Operation, Outcome, State};
 use miette::miette;
 
 use crate::command_error::{CommandError, Exit};
@@ -170,6 +170,18 @@ pub fn run_apply(
             summary.errors + summary.not_planned
         )));
     }
+    let mut state = current.unwrap_or_else(|| State::new(env!("CARGO_PKG_VERSION")));
+    let settled = settle_unchanged(&plan, &mut state);
+    if !settled.is_empty() {
+        state.bump(env!("CARGO_PKG_VERSION"));
+        backend.write(&lock, &state)?;
+        for address in &settled {
+            ui.status(&format!(
+                "{address}: done, though the run that started it did not see it finish; \
+                 recorded as applied"
+            ));
+        }
+    }
     if plan.actions.is_empty() {
         let message = "No changes. The reprotects are in place as declared.";
         match style {
@@ -187,7 +199,6 @@ pub fn run_apply(
         .parallelism
         .unwrap_or(config.settings.parallelism)
         .max(1) as usize;
-    let state = current.unwrap_or_else(|| State::new(env!("CARGO_PKG_VERSION")));
     let recorder = Arc::new(ApplyRecorder::new(
         &plan.actions,
         state,
@@ -243,6 +254,33 @@ pub fn run_apply(
     } else {
         Exit::Error
     })
+}
+
+/// Marks as applied every reprotect the state records as in progress or failed that
+/// discovery now finds done as declared (a run was killed or stopped while its job
+/// ran, and the job finished); returns their addresses.
+pub fn settle_unchanged(plan: &Plan, state: &mut State) -> Vec<String> {
+    let mut settled = Vec::new();
+    for address in &plan.unchanged {
+        let key = address.to_string();
+        let Some(resource) = state.resources.get_mut(&key) else {
+            continue;
+        };
+        if resource.outcome == Outcome::Applied {
+            continue;
+        }
+        if let Outcome::InProgress { pending } = &resource.outcome {
+            for remote in pending.clone() {
+                if !resource.remote_ids.contains(&remote) {
+                    resource.remote_ids.push(remote);
+                }
+            }
+        }
+        resource.outcome = Outcome::Applied;
+        resource.finished_at = Some(chrono::Utc::now());
+        settled.push(key);
+    }
+    settled
 }
 
 /// The plan's actions as the executor takes them.

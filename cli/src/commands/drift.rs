@@ -147,6 +147,21 @@ pub fn compare(plan: &Plan, state: &State) -> Vec<DriftItem> {
             });
         }
     }
+    for not_planned in &plan.not_planned {
+        let address = not_planned.address.to_string();
+        if applied(&address) {
+            items.push(DriftItem {
+                address,
+                kind: "no_longer_protected",
+                rule: None,
+                message: format!(
+                    "was reprotected by failback and is no longer protected, nor can it be \
+                     reprotected now: {}",
+                    not_planned.reason
+                ),
+            });
+        }
+    }
     for drift in &plan.drift {
         let address = drift.address.to_string();
         if applied(&address) {
