@@ -257,3 +257,117 @@ fn render_markdown(items: &[DriftItem], applied: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use failback_engine::plan::worlds;
+    use failback_engine::state::ResourceState;
+
+    use super::*;
+
+    fn state_with(addresses: &[&str], outcome: Outcome) -> State {
+        let mut state = State::new("test");
+        for address in addresses {
+            state
+                .upsert(ResourceState {
+                    address: (*address).to_owned(),
+                    kind: kinds::REPROTECT.to_owned(),
+                    inputs: serde_json::json!({}),
+                    outcome: outcome.clone(),
+                    remote_ids: Vec::new(),
+                    started_at: Utc::now(),
+                    finished_at: Some(Utc::now()),
+                })
+                .expect("no secret");
+        }
+        state
+    }
+
+    #[test]
+    fn nothing_applied_is_never_drift() {
+        let plan = worlds::drift().plan();
+        assert_eq!(compare(&plan, &State::new("test")), Vec::new());
+    }
+
+    #[test]
+    fn everything_in_place_as_applied_is_no_drift() {
+        let plan = worlds::all_done().plan();
+        let state = state_with(&["reprotect.web01", "reprotect.app01"], Outcome::Applied);
+        assert_eq!(compare(&plan, &state), Vec::new());
+    }
+
+    #[test]
+    fn an_applied_reprotect_needed_again_is_no_longer_protected() {
+        let plan = worlds::all_new().plan();
+        let state = state_with(&["reprotect.web01"], Outcome::Applied);
+        let items = compare(&plan, &state);
+        let web01: Vec<_> = items
+            .iter()
+            .filter(|i| i.address == "reprotect.web01")
+            .collect();
+        assert_eq!(web01.len(), 1, "{items:?}");
+        assert_eq!(web01[0].kind, "no_longer_protected");
+        // app01 and db01 were never applied: not drift.
+        assert!(
+            items
+                .iter()
+                .all(|i| i.kind != "no_longer_protected" || i.address == "reprotect.web01")
+        );
+    }
+
+    #[test]
+    fn a_failed_reprotect_still_to_do_is_not_drift() {
+        let plan = worlds::all_new().plan();
+        let state = state_with(
+            &["reprotect.web01"],
+            Outcome::Failed {
+                message: "job failed".to_owned(),
+            },
+        );
+        let items = compare(&plan, &state);
+        assert!(
+            items.iter().all(|i| i.kind != "no_longer_protected"),
+            "{items:?}"
+        );
+    }
+
+    #[test]
+    fn other_values_than_applied_are_values_changed() {
+        let plan = worlds::drift().plan();
+        let state = state_with(&["reprotect.web01", "reprotect.db01"], Outcome::Applied);
+        let items = compare(&plan, &state);
+        assert!(
+            items
+                .iter()
+                .any(|i| i.address == "reprotect.db01" && i.kind == "values_changed"),
+            "{items:?}"
+        );
+    }
+
+    #[test]
+    fn a_fix_needed_again_after_an_apply_is_fix_undone() {
+        let plan = worlds::destructive_snapshots().plan();
+        let state = state_with(&["reprotect.other"], Outcome::Applied);
+        let items = compare(&plan, &state);
+        assert!(items.iter().any(|i| i.kind == "fix_undone"), "{items:?}");
+    }
+
+    #[test]
+    fn reports_render_in_every_format() {
+        let items = vec![DriftItem {
+            address: "reprotect.web01".to_owned(),
+            kind: "rule_violated",
+            rule: Some("FB104".to_owned()),
+            message: "process server ps01 | critical".to_owned(),
+        }];
+        insta::assert_snapshot!(render_human(&items, 3));
+        insta::assert_snapshot!(render_markdown(&items, 3));
+        let json: serde_json::Value = serde_json::from_str(&render_json(&items, 3)).expect("JSON");
+        assert_eq!(json["items"][0]["rule"], "FB104");
+        assert_eq!(
+            render_human(&[], 2),
+            "No drift. The 2 applied change(s) in the state are still in place.\n"
+        );
+    }
+}
