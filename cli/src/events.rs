@@ -282,7 +282,8 @@ fn describe(event: &ApplyEvent, address: &str, kind: &str) -> (&'static str, &'s
         } => {
             let what = match outcome {
                 ActionOutcome::Applied { remote_ids } if !remote_ids.is_empty() => {
-                    format!("done after {elapsed_s:.1} s ({})", remote_ids.join(", "))
+                    let names: Vec<&str> = remote_ids.iter().map(|id| arm_name(id)).collect();
+                    format!("done after {elapsed_s:.1} s ({})", names.join(", "))
                 }
                 ActionOutcome::Applied { .. } => format!("done after {elapsed_s:.1} s"),
                 ActionOutcome::AlreadyDone => "already done, nothing changed".to_owned(),

@@ -262,3 +262,29 @@ fn kill_9_during_apply_then_apply_again_converges() {
     let plan = world.run(&["plan", "--detailed-exitcode"]);
     assert_eq!(plan.code, Some(0), "{}", plan.text());
 }
+
+/// The human output of `apply` on the basic example, with times, ids and ports
+/// normalised and the job's intermediate progress lines (their number depends on
+/// timing) left out.
+#[test]
+fn the_human_apply_output_is_pinned() {
+    let world = SimWorld::start("basic", |_| {});
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    let stderr: String = apply
+        .stderr
+        .lines()
+        .filter(|line| !line.contains(" WARN "))
+        .filter(|line| !(line.contains('%') || line.contains("sending reprotect")))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let text = format!("--- stdout\n{}--- stderr\n{stderr}", apply.stdout);
+    insta::with_settings!({filters => vec![
+        (r"\b\d{2}:\d{2}:\d{2} ", "[time] "),
+        (r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "[uuid]"),
+        (r"after \d+\.\d s", "after [elapsed] s"),
+        (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
+    ]}, {
+        insta::assert_snapshot!(text);
+    });
+}
