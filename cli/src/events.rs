@@ -26,6 +26,77 @@ pub enum EventStyle {
     Lines,
     /// One JSON object per line on stdout.
     Json,
+    /// On a terminal: a line per running action with its job or task progress, and
+    /// an overall bar (indicatif); finished actions scroll above them.
+    Bars,
+}
+
+/// The bars of [`EventStyle::Bars`].
+struct Bars {
+    multi: indicatif::MultiProgress,
+    overall: indicatif::ProgressBar,
+    running: HashMap<String, indicatif::ProgressBar>,
+}
+
+impl Bars {
+    fn new(total: usize) -> Bars {
+        let multi =
+            indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
+        let overall = multi.add(indicatif::ProgressBar::new(total as u64));
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:30}] {pos}/{len} actions finished",
+        ) {
+            overall.set_style(style.progress_chars("=> "));
+        }
+        Bars {
+            multi,
+            overall,
+            running: HashMap::new(),
+        }
+    }
+
+    fn show(&mut self, event: &ApplyEvent, message: &str) {
+        match event {
+            ApplyEvent::Started { id, address, .. } => {
+                let bar = self
+                    .multi
+                    .insert_before(&self.overall, indicatif::ProgressBar::new(100));
+                if let Ok(style) = indicatif::ProgressStyle::with_template(
+                    "  {prefix:30!} {bar:20} {pos:>3}% {msg}",
+                ) {
+                    bar.set_style(style.progress_chars("=> "));
+                }
+                bar.set_prefix(address.clone());
+                bar.set_message("starting");
+                self.running.insert(id.clone(), bar);
+            }
+            ApplyEvent::Progress { id, progress, .. } => {
+                if let Some(bar) = self.running.get(id) {
+                    if let Some(percent) = progress.percent {
+                        bar.set_position(u64::from(percent));
+                    }
+                    let remote = progress
+                        .remote_id
+                        .as_deref()
+                        .map(|r| format!(" [{}]", arm_name(r)))
+                        .unwrap_or_default();
+                    bar.set_message(format!("{}{remote}", progress.message));
+                }
+            }
+            ApplyEvent::Completed { id, .. }
+            | ApplyEvent::Errored { id, .. }
+            | ApplyEvent::Skipped { id, .. } => {
+                if let Some(bar) = self.running.remove(id) {
+                    bar.finish_and_clear();
+                    self.multi.remove(&bar);
+                }
+                self.overall.inc(1);
+                let _ = self
+                    .multi
+                    .println(format!("{} {message}", Utc::now().format("%H:%M:%S")));
+            }
+        }
+    }
 }
 
 /// What the recorder needs of one planned action.
@@ -67,6 +138,7 @@ struct Inner {
     /// but the command ends in an error naming them.
     write_errors: Vec<String>,
     ui: Ui,
+    bars: Option<Bars>,
 }
 
 /// Records and shows every event of one apply run.
@@ -85,6 +157,7 @@ impl ApplyRecorder {
         style: EventStyle,
         ui: Ui,
     ) -> ApplyRecorder {
+        let actions_total = actions.len();
         let actions = actions
             .iter()
             .map(|action| {
@@ -110,6 +183,7 @@ impl ApplyRecorder {
                 pending: HashMap::new(),
                 write_errors: Vec::new(),
                 ui,
+                bars: (style == EventStyle::Bars).then(|| Bars::new(actions_total)),
             }),
         }
     }
@@ -129,10 +203,14 @@ impl ApplyRecorder {
     /// Ends the run: releases the state lock and returns the state writes that
     /// failed.
     pub fn finish(self) -> Vec<String> {
-        match self.inner.into_inner() {
-            Ok(inner) => inner.write_errors,
-            Err(poisoned) => poisoned.into_inner().write_errors,
+        let inner = match self.inner.into_inner() {
+            Ok(inner) => inner,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(bars) = &inner.bars {
+            bars.overall.finish_and_clear();
         }
+        inner.write_errors
     }
 
     fn record(&self, inner: &mut Inner, id: &str, outcome: Outcome, remote_ids: Vec<RemoteId>) {
@@ -195,6 +273,11 @@ impl ApplyRecorder {
             .unwrap_or(("", "create"));
         let (level, kind_name, message) = describe(event, address, kind);
         match self.style {
+            EventStyle::Bars => {
+                if let Some(bars) = inner.bars.as_mut() {
+                    bars.show(event, &message);
+                }
+            }
             EventStyle::Lines => {
                 let line = format!("{} {message}", Utc::now().format("%H:%M:%S"));
                 inner.ui.status(&line);

@@ -97,6 +97,8 @@ pub fn run_apply(
 ) -> Result<Exit, CommandError> {
     let style = if args.json {
         EventStyle::Json
+    } else if std::io::stderr().is_terminal() {
+        EventStyle::Bars
     } else {
         EventStyle::Lines
     };
@@ -154,7 +156,7 @@ pub fn run_apply(
 
     let paint = Paint::new(ui.color());
     let sources = Sources::from_files(loaded.files.clone());
-    if style == EventStyle::Lines && args.plan_file.is_none() {
+    if style != EventStyle::Json && args.plan_file.is_none() {
         ui.write_data(&render::human::render(&plan, &sources, paint));
     }
     let summary = plan.summary();
@@ -185,8 +187,8 @@ pub fn run_apply(
     if plan.actions.is_empty() {
         let message = "No changes. The reprotects are in place as declared.";
         match style {
-            EventStyle::Lines => ui.status(message),
             EventStyle::Json => ui.write_data(&change_summary_line(0, 0, 0, message)),
+            EventStyle::Lines | EventStyle::Bars => ui.status(message),
         }
         return Ok(Exit::Success);
     }
@@ -484,7 +486,7 @@ fn report(ui: &mut Ui, style: EventStyle, plan: &Plan, summary: &ApplySummary) {
         )
     };
     match style {
-        EventStyle::Lines => {
+        EventStyle::Lines | EventStyle::Bars => {
             for line in &lines {
                 ui.status(line);
             }
