@@ -401,6 +401,16 @@ impl ApplyObserver for ApplyRecorder {
         match &event {
             ApplyEvent::Started { id, .. } => {
                 inner.started.insert(id.clone(), Utc::now());
+                // Recorded before the provider sends anything: if this process dies
+                // now, the next run knows a remote change may have been started.
+                self.record(
+                    &mut inner,
+                    id,
+                    Outcome::InProgress {
+                        pending: Vec::new(),
+                    },
+                    Vec::new(),
+                );
             }
             ApplyEvent::Progress { id, progress, .. } => {
                 let Some(remote) = &progress.remote_id else {

@@ -216,31 +216,7 @@ fn a_failed_job_fails_the_run_and_a_rerun_finishes_it() {
 #[test]
 fn kill_9_during_apply_then_apply_again_converges() {
     let world = SimWorld::start("basic", |_| {});
-    let mut child = world
-        .command(&["apply", "--auto-approve"])
-        .spawn()
-        .expect("failback starts");
-    // Wait until the reprotect's job is recorded as in progress, then kill.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let in_progress = std::fs::read_to_string(world.state_path())
-            .ok()
-            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-            .is_some_and(|state| {
-                state["resources"]["reprotect.web01"]["outcome"]["status"] == "in_progress"
-            });
-        if in_progress {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the reprotect never showed as in progress"
-        );
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("apply ended before it could be killed: {status}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = apply_until_in_progress(&world);
     child.kill().expect("SIGKILL");
     let _ = child.wait();
     assert_eq!(world.asr().reprotect_accepted("web01-item"), 1);
@@ -287,4 +263,78 @@ fn the_human_apply_output_is_pinned() {
     ]}, {
         insta::assert_snapshot!(text);
     });
+}
+
+/// Spawns `apply` and waits until the simulator accepted its reprotect (the job then
+/// runs for some seconds).
+fn apply_until_in_progress(world: &SimWorld) -> std::process::Child {
+    let mut child = world
+        .command(&["apply", "--auto-approve"])
+        .spawn()
+        .expect("failback starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let in_progress = world.asr().reprotect_accepted("web01-item") >= 1;
+        if in_progress {
+            return child;
+        }
+        if let Ok(Some(_)) = child.try_wait() {
+            let run = support::sim::wait_bounded(child, support::sim::COMMAND_DEADLINE);
+            panic!("apply ended before it could be interrupted: {}", run.text());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reprotect never showed as in progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn interrupt(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+#[test]
+fn a_first_ctrl_c_lets_the_running_reprotect_finish_and_saves_it() {
+    let world = SimWorld::start("basic", |_| {});
+    let child = apply_until_in_progress(&world);
+    interrupt(&child);
+    let run = support::sim::wait_bounded(child, support::sim::COMMAND_DEADLINE);
+    assert!(run.stderr.contains("Interrupt received"), "{}", run.text());
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    let state = world.state();
+    assert_eq!(
+        state["resources"]["reprotect.web01"]["outcome"]["status"], "applied",
+        "{state}"
+    );
+    assert_eq!(world.asr().reprotect_accepted("web01-item"), 1);
+}
+
+#[test]
+fn a_second_ctrl_c_aborts_after_saving_state_and_a_rerun_converges() {
+    let world = SimWorld::start("basic", |_| {});
+    let child = apply_until_in_progress(&world);
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(200));
+    interrupt(&child);
+    let run = support::sim::wait_bounded(child, support::sim::COMMAND_DEADLINE);
+    assert!(run.stderr.contains("Second interrupt"), "{}", run.text());
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    let state = world.state();
+    let status = &state["resources"]["reprotect.web01"]["outcome"]["status"];
+    assert_eq!(status, "in_progress", "{state}");
+    let pending = &state["resources"]["reprotect.web01"]["outcome"]["pending"];
+    assert!(pending.as_array().is_some(), "{state}");
+
+    let again = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(again.code, Some(0), "{}", again.text());
+    assert_eq!(world.asr().reprotect_accepted("web01-item"), 1);
+    assert_eq!(
+        world.state()["resources"]["reprotect.web01"]["outcome"]["status"],
+        "applied"
+    );
 }

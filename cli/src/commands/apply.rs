@@ -317,9 +317,12 @@ fn execute(
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(StopLevel::Run);
         let mut status = Ui::status_only();
+        // The listener is registered here, before any action starts, so that an
+        // interrupt during the first action is never lost to a task not yet polled.
+        let mut interrupts = Interrupts::register()?;
         let signals = tokio::spawn(async move {
             let mut level = StopLevel::Run;
-            while tokio::signal::ctrl_c().await.is_ok() {
+            while interrupts.next().await {
                 level = if level == StopLevel::Run {
                     status.status(
                         "Interrupt received: no new actions start; the running ones finish \
@@ -339,6 +342,39 @@ fn execute(
         signals.abort();
         result.map_err(|err| CommandError::user(miette!("{err}")))
     })
+}
+
+/// Ctrl-C (SIGINT), registered at creation.
+struct Interrupts {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupts {
+    fn register() -> Result<Interrupts, CommandError> {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .map_err(|err| CommandError::user(miette!("cannot listen for Ctrl-C: {err}")))?;
+            Ok(Interrupts { signal })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Interrupts {})
+        }
+    }
+
+    /// Waits for the next interrupt; false when no more can come.
+    async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        {
+            self.signal.recv().await.is_some()
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.is_ok()
+        }
+    }
 }
 
 fn confirm(ui: &mut Ui) -> Result<bool, CommandError> {
