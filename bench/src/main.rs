@@ -6,6 +6,7 @@
 
 use std::process::ExitCode;
 
+mod plan_offline;
 mod validate;
 mod vcenter;
 
@@ -13,8 +14,11 @@ type Case = fn() -> Result<(), String>;
 
 /// Every case, by name, in the order `all` runs them.
 const CASES: &[(&str, Case)] = &[
-    ("validate", || validate::run().map(|line| println!("{line}"))),
+    ("validate", || {
+        validate::run().map(|line| println!("{line}"))
+    }),
     ("vcenter_discovery", || vcenter::run(vcenter::SIZES)),
+    ("plan_offline", || plan_offline::run(plan_offline::SIZES)),
 ];
 
 fn main() -> ExitCode {

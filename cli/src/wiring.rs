@@ -4,12 +4,11 @@
 //! This is the one place where the CLI names concrete providers; the engine only sees
 //! `Box<dyn Provider>`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use failback_engine::config::{self, Config, VariableInputs};
 use failback_engine::observe::Observed;
-use failback_engine::plan::{Assessment, Fix, PriorState};
+use failback_engine::plan::{Assessment, PriorState};
 use failback_engine::provider::Provider;
 use failback_engine::state;
 use failback_provider_asr::{AsrProvider, BearerToken, VaultBlock};
@@ -27,18 +26,9 @@ impl PlanWiring for RealWiring {
     fn load(
         &self,
         dir: &Path,
-        variables: &BTreeMap<String, String>,
+        inputs: &VariableInputs,
     ) -> Result<LoadedConfiguration, CommandError> {
-        let inputs = VariableInputs {
-            vars: variables
-                .iter()
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect(),
-            var_files: Vec::new(),
-            env: Vec::new(),
-        }
-        .with_process_env();
-        let loaded = config::load_report(dir, &inputs);
+        let loaded = config::load_report(dir, inputs);
         if loaded.diagnostics.has_errors() {
             return Err(CommandError::many(loaded.diagnostics.to_reports()));
         }
@@ -51,6 +41,7 @@ impl PlanWiring for RealWiring {
         Ok(LoadedConfiguration {
             config: loaded.config,
             files,
+            warnings: loaded.diagnostics.to_reports(),
         })
     }
 
@@ -60,21 +51,7 @@ impl PlanWiring for RealWiring {
 
     fn assess(&self, config: &Config, observed: &Observed) -> Assessment {
         let (findings, fixes) = failback_engine::rules::assess(config, observed);
-        Assessment {
-            findings,
-            fixes: fixes
-                .into_iter()
-                .map(|fix| Fix {
-                    address: fix.address,
-                    rule: fix.rule,
-                    provider: fix.provider,
-                    action: fix.action,
-                    reason: fix.reason,
-                    before: fix.before,
-                    after: fix.after,
-                })
-                .collect(),
-        }
+        Assessment { findings, fixes }
     }
 
     fn prior_state(&self, config: &Config, dir: &Path) -> Result<PriorState, CommandError> {

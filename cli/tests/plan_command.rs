@@ -2,7 +2,6 @@
 //! pipeline with fake providers (discovery in parallel, failures reported), exit
 //! codes, saved plans without secrets, and `show` of a saved plan.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +9,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use failback_cli::command_error::{CommandError, Exit};
+use failback_cli::commands::config_args::ConfigArgs;
 use failback_cli::commands::plan::{
     self, Args, LoadedConfiguration, PlanWiring, discover, run_plan,
 };
 use failback_cli::commands::show;
 use failback_cli::render::Paint;
-use failback_engine::config::Config;
+use failback_engine::config::{Config, VariableInputs};
 use failback_engine::observe::{Observation, Observed};
 use failback_engine::plan::worlds::{self, World};
 use failback_engine::plan::{Assessment, PriorState};
@@ -69,11 +69,12 @@ impl PlanWiring for WorldWiring {
     fn load(
         &self,
         _dir: &Path,
-        _variables: &BTreeMap<String, String>,
+        _inputs: &VariableInputs,
     ) -> Result<LoadedConfiguration, CommandError> {
         Ok(LoadedConfiguration {
             config: self.world.config.clone(),
             files: self.world.sources.clone(),
+            warnings: Vec::new(),
         })
     }
 
@@ -124,7 +125,7 @@ fn wiring(world: World) -> WorldWiring {
 
 fn args() -> Args {
     Args {
-        vars: Vec::new(),
+        config: ConfigArgs::default(),
         out: None,
         json: false,
         markdown: false,
@@ -409,7 +410,10 @@ fn show_refuses_what_is_not_a_plan_it_can_read() {
 fn bad_variables_are_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let bad = Args {
-        vars: vec!["no-equals".to_owned()],
+        config: ConfigArgs {
+            vars: vec!["no-equals".to_owned()],
+            var_files: Vec::new(),
+        },
         ..args()
     };
     assert!(

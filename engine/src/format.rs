@@ -6,8 +6,10 @@
 //!
 //! Formatting works line by line on the source text (see [`scan`]), never by printing
 //! a syntax tree, so comments stay exactly where and what they were and multi-line
-//! expressions keep their line breaks: they are re-indented, never reflowed. Heredoc
-//! bodies and the inside of block comments are content and are kept byte for byte.
+//! expressions keep their line breaks: they are re-indented, never reflowed. The
+//! body of an indented heredoc (`<<-EOT`) moves as a whole to one level below its
+//! attribute, keeping its inner indentation; a plain heredoc (`<<EOT`) and the inside
+//! of block comments are content and are kept byte for byte.
 //!
 //! Two guarantees are checked on every call rather than trusted: the input must parse
 //! (hcl-edit; otherwise a [`FormatError::Syntax`] with line and column), and the
@@ -99,16 +101,19 @@ pub fn format_source(source: &str) -> Result<String, FormatError> {
         offset: err.location().offset(),
     })?;
     let block_end_lines = block_end_lines(&parsed, source);
-    let formatted = format_lines(source, &block_end_lines);
+    let before = hcl::Body::from(parsed);
 
     // Never trust the layout rules alone: the output must mean what the input meant.
-    let before = hcl::Body::from(parsed);
-    let after = hcl_edit::parser::parse_body(&formatted).map(hcl::Body::from);
-    if after.as_ref() == Ok(&before) {
-        Ok(formatted)
-    } else {
-        Err(FormatError::WouldChangeMeaning)
+    // Re-indenting `<<-` heredoc bodies relies on how the parser strips their
+    // indentation; if that ever disagrees, keep the bodies as written instead.
+    for reindent_heredocs in [true, false] {
+        let formatted = format_lines(source, &block_end_lines, reindent_heredocs);
+        let after = hcl_edit::parser::parse_body(&formatted).map(hcl::Body::from);
+        if after.as_ref() == Ok(&before) {
+            return Ok(formatted);
+        }
     }
+    Err(FormatError::WouldChangeMeaning)
 }
 
 /// The 0-based line numbers on which a block (at any depth) ends.
@@ -153,8 +158,11 @@ enum OutLine {
     },
 }
 
-fn format_lines(source: &str, block_ends: &BTreeSet<usize>) -> String {
+fn format_lines(source: &str, block_ends: &BTreeSet<usize>, reindent_heredocs: bool) -> String {
     let scanned = scan(source);
+    // The heredoc being read: the level of the line that opened it, whether its body
+    // may be re-indented, and its lines so far.
+    let mut heredoc: Option<(usize, bool, Vec<&str>)> = None;
     // Nesting as a stack of per-line openings: a line that opens `[{` indents what
     // follows by one level, not two, and needs both closed to dedent (as hclwrite).
     let mut open_per_line: Vec<usize> = Vec::new();
@@ -176,7 +184,22 @@ fn format_lines(source: &str, block_ends: &BTreeSet<usize>) -> String {
         }
 
         match line.start {
-            LineStart::Heredoc | LineStart::Template => {
+            LineStart::Heredoc => {
+                let Some((opener_level, indented, body)) = &mut heredoc else {
+                    out.push(OutLine::Verbatim(line.text.to_owned()));
+                    continue;
+                };
+                body.push(line.text);
+                if !line.ends_inside {
+                    out.extend(heredoc_lines(
+                        body,
+                        *opener_level,
+                        *indented && reindent_heredocs,
+                    ));
+                    heredoc = None;
+                }
+            }
+            LineStart::Template => {
                 out.push(OutLine::Verbatim(line.text.to_owned()));
             }
             LineStart::BlockComment => {
@@ -189,6 +212,9 @@ fn format_lines(source: &str, block_ends: &BTreeSet<usize>) -> String {
                     out.push(OutLine::Blank);
                     continue;
                 }
+                if line.opens_heredoc {
+                    heredoc = Some((level, line.opens_indented_heredoc, Vec::new()));
+                }
                 out.push(code_line(line, level, block_ends.contains(&number)));
             }
         }
@@ -200,6 +226,55 @@ fn format_lines(source: &str, block_ends: &BTreeSet<usize>) -> String {
 
 /// Closes `closed` brackets; true when the last line's openings were only partly
 /// closed.
+/// The lines of one heredoc, body and closing marker. An indented heredoc (`<<-`)
+/// gets its body one level deeper than the line that opened it and its marker at that
+/// line's level, every body line moved by the same amount so that the text it means
+/// stays the same; other heredocs are content, kept byte for byte.
+fn heredoc_lines(lines: &[&str], opener_level: usize, reindent: bool) -> Vec<OutLine> {
+    let verbatim = || {
+        lines
+            .iter()
+            .map(|l| OutLine::Verbatim((*l).to_owned()))
+            .collect()
+    };
+    let Some((marker, body)) = lines.split_last() else {
+        return Vec::new();
+    };
+    if !reindent {
+        return verbatim();
+    }
+    let leading = |line: &str| line.len() - line.trim_start_matches(' ').len();
+    // Tabs in the indentation make "the same amount" ambiguous: leave those alone.
+    let content = body.iter().filter(|line| !line.trim().is_empty());
+    if content
+        .clone()
+        .any(|line| line.trim_start_matches(' ').starts_with('\t'))
+    {
+        return verbatim();
+    }
+    let Some(current) = content.map(|line| leading(line)).min() else {
+        return verbatim();
+    };
+    let target = (opener_level + 1) * 2;
+    let mut out: Vec<OutLine> = body
+        .iter()
+        .map(|line| {
+            if line.trim().is_empty() {
+                OutLine::Verbatim((*line).to_owned())
+            } else {
+                let indent = leading(line) - current + target;
+                OutLine::Verbatim(format!("{}{}", " ".repeat(indent), &line[leading(line)..]))
+            }
+        })
+        .collect();
+    out.push(OutLine::Verbatim(format!(
+        "{}{}",
+        " ".repeat(opener_level * 2),
+        marker.trim()
+    )));
+    out
+}
+
 fn close_brackets(open_per_line: &mut Vec<usize>, mut closed: usize) -> bool {
     while closed > 0 {
         let Some(top) = open_per_line.last_mut() else {

@@ -41,9 +41,8 @@ pub struct Args {
     /// A saved plan from `failback plan --out FILE`.
     #[arg(value_name = "FILE")]
     pub plan_file: Option<PathBuf>,
-    /// Set a variable: NAME=VALUE (repeatable).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
+    #[command(flatten)]
+    pub config: crate::commands::config_args::ConfigArgs,
     /// Do not ask for approval.
     #[arg(long)]
     pub auto_approve: bool,
@@ -112,8 +111,9 @@ pub fn run_apply(
         )));
     }
 
-    let variables = crate::commands::plan::parse_variables(&args.vars)?;
-    let loaded = wiring.load(dir, &variables)?;
+    let inputs = args.config.inputs();
+    let variables = crate::commands::plan::digest_inputs(dir, &inputs)?;
+    let loaded = wiring.load(dir, &inputs)?;
     let config = &loaded.config;
     let backend = state::open_backend(&config.settings.state, dir)?;
     let lock_info = LockInfo::new(Operation::Apply, env!("CARGO_PKG_VERSION"));

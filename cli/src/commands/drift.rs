@@ -28,9 +28,8 @@ use crate::ui::Ui;
 /// Exit codes: 0 no drift, 2 drift, 1 error.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Set a variable: NAME=VALUE (repeatable).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
+    #[command(flatten)]
+    pub config: crate::commands::config_args::ConfigArgs,
     /// Print the report as JSON.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
@@ -76,8 +75,9 @@ pub fn run_drift(
     dir: &Path,
     args: &Args,
 ) -> Result<(Vec<DriftItem>, usize), CommandError> {
-    let variables = crate::commands::plan::parse_variables(&args.vars)?;
-    let loaded = wiring.load(dir, &variables)?;
+    let inputs = args.config.inputs();
+    let variables = crate::commands::plan::digest_inputs(dir, &inputs)?;
+    let loaded = wiring.load(dir, &inputs)?;
     let config = &loaded.config;
     let backend = state::open_backend(&config.settings.state, dir)?;
     let current = backend.read()?;

@@ -4,9 +4,12 @@
 pub mod apply;
 pub mod config_args;
 pub mod drift;
+pub mod fmt;
+pub mod force_unlock;
 pub mod graph;
 pub mod plan;
 pub mod show;
+pub mod state;
 pub mod validate;
 
 use clap::{Args, Parser, Subcommand};
@@ -58,21 +61,27 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Validate(validate::Args),
+    Fmt(fmt::Args),
     Graph(graph::Args),
     Plan(plan::Args),
     Apply(apply::Args),
     Drift(drift::Args),
     Show(show::Args),
+    State(state::Args),
+    ForceUnlock(force_unlock::Args),
 }
 
 /// Runs the chosen command.
 pub fn run_command(ui: &mut Ui, cli: &Cli) -> Result<Exit, CommandError> {
     match &cli.command {
         Command::Validate(args) => validate::cmd_validate(ui, &cli.global, args),
+        Command::Fmt(args) => fmt::cmd_fmt(ui, &cli.global, args),
         Command::Graph(args) => graph::cmd_graph(ui, &cli.global, args),
         Command::Plan(args) => plan::cmd_plan(ui, &cli.global, args),
         Command::Apply(args) => apply::cmd_apply(ui, &cli.global, args),
         Command::Drift(args) => drift::cmd_drift(ui, &cli.global, args),
         Command::Show(args) => show::cmd_show(ui, &cli.global, args),
+        Command::State(args) => state::cmd_state(ui, &cli.global, args),
+        Command::ForceUnlock(args) => force_unlock::cmd_force_unlock(ui, &cli.global, args),
     }
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use failback_engine::config::Config;
+use failback_engine::config::{Config, VariableInputs};
 use failback_engine::observe::Observed;
 use failback_engine::plan::{self, Assessment, Plan, PlanMeta, PriorState};
 use failback_engine::provider::{Provider, ProviderError};
@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
+use crate::commands::config_args::ConfigArgs;
 use crate::render::markdown::ApplyHint;
 use crate::render::{self, Paint, Sources};
 use crate::ui::Ui;
@@ -36,9 +37,8 @@ pub const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(600);
 /// to do, 1 error, 2 changes or drift.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// Set a variable: NAME=VALUE (repeatable).
-    #[arg(long = "var", value_name = "NAME=VALUE")]
-    pub vars: Vec<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Save the plan to FILE for `failback apply FILE` (JSON, without secrets).
     #[arg(long = "out", short = 'o', value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -59,11 +59,13 @@ pub struct Args {
 
 /// The configuration as loaded: the typed model and the files' text (for the digest
 /// and for snippets in diagnostics).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LoadedConfiguration {
     pub config: Config,
     /// `(path relative to the configuration directory, text)`.
     pub files: Vec<(String, String)>,
+    /// Warnings of loading, shown on stderr.
+    pub warnings: Vec<miette::Report>,
 }
 
 /// The stages of `plan` that other parts of failback provide.
@@ -72,7 +74,7 @@ pub trait PlanWiring {
     fn load(
         &self,
         dir: &Path,
-        variables: &BTreeMap<String, String>,
+        inputs: &VariableInputs,
     ) -> Result<LoadedConfiguration, CommandError>;
 
     /// One provider per `vcenter` and `vault` block.
@@ -121,6 +123,8 @@ pub struct PlanRun {
     pub rendered: String,
     /// Lines for stderr (where the plan was saved, why it was not).
     pub notes: Vec<String>,
+    /// Warnings of loading the configuration, for stderr.
+    pub warnings: Vec<miette::Report>,
     pub exit: Exit,
 }
 
@@ -128,6 +132,9 @@ pub struct PlanRun {
 pub fn cmd_plan(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, CommandError> {
     let wiring = default_wiring();
     let run = run_plan(wiring.as_ref(), &global.chdir, args, Paint::new(ui.color()))?;
+    for warning in &run.warnings {
+        ui.report_diagnostic(warning);
+    }
     ui.write_data(&run.rendered);
     for note in &run.notes {
         ui.status(note);
@@ -142,8 +149,9 @@ pub fn run_plan(
     args: &Args,
     paint: Paint,
 ) -> Result<PlanRun, CommandError> {
-    let variables = parse_variables(&args.vars)?;
-    let loaded = wiring.load(dir, &variables)?;
+    let inputs = args.config.inputs();
+    let variables = digest_inputs(dir, &inputs)?;
+    let loaded = wiring.load(dir, &inputs)?;
     let providers = wiring.providers(&loaded.config)?;
     let started = wiring.now();
     let mut observed = discover(providers, DISCOVERY_TIMEOUT)?;
@@ -178,6 +186,7 @@ pub fn run_plan(
     }
 
     let sources = Sources::from_files(loaded.files);
+    let warnings = loaded.warnings;
     let rendered = match Format::from_flags(args.json, args.markdown) {
         Format::Human => render::human::render(&plan, &sources, paint),
         Format::Json => render::json::render(&plan),
@@ -206,6 +215,7 @@ pub fn run_plan(
         plan,
         rendered,
         notes,
+        warnings,
         exit,
     })
 }
@@ -243,9 +253,24 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-pub fn parse_variables(vars: &[String]) -> Result<BTreeMap<String, String>, CommandError> {
+/// The variable inputs as they enter the configuration digest: every `-var` (a later
+/// one wins, as in loading), every `-var-file` by path with its contents, and every
+/// `FAILBACK_VAR_*` variable. A `-var` without `=` is refused here, before anything
+/// runs.
+pub fn digest_inputs(
+    dir: &Path,
+    inputs: &VariableInputs,
+) -> Result<BTreeMap<String, String>, CommandError> {
     let mut variables = BTreeMap::new();
-    for var in vars {
+    for (name, value) in &inputs.env {
+        variables.insert(format!("env:{name}"), value.clone());
+    }
+    for file in &inputs.var_files {
+        // An unreadable file is reported by the loader with its diagnostics.
+        let contents = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        variables.insert(format!("var-file:{}", file.display()), contents);
+    }
+    for var in &inputs.vars {
         let Some((name, value)) = var.split_once('=') else {
             return Err(CommandError::user(miette!(
                 help = "write --var NAME=VALUE, e.g. --var datastore=ds-vmfs-01",
@@ -259,7 +284,7 @@ pub fn parse_variables(vars: &[String]) -> Result<BTreeMap<String, String>, Comm
                 "--var {var:?} names no variable"
             )));
         }
-        variables.insert(name.to_owned(), value.to_owned());
+        variables.insert(format!("var:{name}"), value.to_owned());
     }
     Ok(variables)
 }
@@ -345,13 +370,69 @@ pub fn save_plan(plan: &Plan, path: &Path) -> Result<(), CommandError> {
 mod tests {
     use super::*;
 
+    fn inputs(vars: &[&str]) -> VariableInputs {
+        VariableInputs {
+            vars: vars.iter().map(|v| (*v).to_owned()).collect(),
+            var_files: Vec::new(),
+            env: vec![("region".to_owned(), "west".to_owned())],
+        }
+    }
+
     #[test]
     fn variables_need_a_name_and_an_equals_sign() {
-        let ok = parse_variables(&["a=1".to_owned(), "b==2".to_owned()]).unwrap();
-        assert_eq!(ok["a"], "1");
-        assert_eq!(ok["b"], "=2");
-        assert!(parse_variables(&["a".to_owned()]).is_err());
-        assert!(parse_variables(&["=1".to_owned()]).is_err());
+        let dir = Path::new(".");
+        let ok = digest_inputs(dir, &inputs(&["a=1", "b==2", "a=3"])).unwrap();
+        assert_eq!(ok["var:a"], "3");
+        assert_eq!(ok["var:b"], "=2");
+        assert_eq!(ok["env:region"], "west");
+        assert!(digest_inputs(dir, &inputs(&["a"])).is_err());
+        assert!(digest_inputs(dir, &inputs(&["=1"])).is_err());
+    }
+
+    #[test]
+    fn the_binary_loads_an_example_with_its_files_for_the_digest() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/basic");
+        let loaded = match crate::wiring::RealWiring.load(&dir, &VariableInputs::default()) {
+            Ok(loaded) => loaded,
+            Err(err) => panic!("{:?}", err.reports),
+        };
+        assert!(!loaded.config.reprotects.is_empty());
+        assert!(loaded.files.iter().any(|(path, _)| path.ends_with(".hcl")));
+    }
+
+    #[test]
+    fn the_binary_builds_one_provider_per_vcenter_and_vault_block_without_connecting() {
+        let mut config = failback_engine::plan::worlds::all_new().config;
+        // Loopback only: building a provider must not reach out, but never risk it.
+        config.vcenters[0].url = Some("https://127.0.0.1:9/sdk".to_owned());
+        config.vaults[0].endpoint = Some("http://127.0.0.1:9".to_owned());
+        let providers = match crate::wiring::RealWiring.providers(&config) {
+            Ok(providers) => providers,
+            Err(err) => panic!("{:?}", err.reports),
+        };
+        let addresses: Vec<&str> = providers.iter().map(|p| p.address()).collect();
+        assert_eq!(addresses, ["vcenter.onprem", "vault.dr"]);
+    }
+
+    #[test]
+    fn a_block_a_provider_refuses_is_reported_by_its_address() {
+        let mut config = failback_engine::plan::worlds::all_new().config;
+        config.vaults[0].endpoint = Some("http://127.0.0.1:9".to_owned());
+        config.vaults[0].vault_name = "bad/name".to_owned();
+        let Err(err) = crate::wiring::RealWiring.providers(&config) else {
+            panic!("a vault name with a slash must be refused");
+        };
+        let text: Vec<String> = err.reports.iter().map(|r| r.to_string()).collect();
+        assert!(text.iter().any(|t| t.starts_with("vault.dr: ")), "{text:?}");
+    }
+
+    #[test]
+    fn without_a_state_file_the_plan_starts_from_serial_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::wiring::RealWiring
+            .prior_state(&Config::default(), dir.path())
+            .unwrap_or_else(|err| panic!("{:?}", err.reports));
+        assert_eq!(state, PriorState::default());
     }
 
     #[test]

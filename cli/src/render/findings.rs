@@ -33,17 +33,16 @@ impl FindingDiagnostic {
         let file = finding.span.file.to_string_lossy().into_owned();
         let text = sources.get(&file);
         let location = format!("{file}:{}:{}", finding.span.line, finding.span.column);
+        // A could-not-check finding's message already says what could not be checked
+        // and why (`could not check that …: reason`).
         let mut message = format!("{}: {}", finding.address, finding.message);
-        if let Status::CouldNotCheck { reason } = &finding.status {
-            message = format!("{}: could not check: {reason}", finding.address);
-            message.push_str(&format!(" (to check: {})", finding.message));
+        if let Status::CouldNotCheck { reason } = &finding.status
+            && !finding.message.contains(reason.as_str())
+        {
+            message.push_str(&format!(" (could not check: {reason})"));
         }
         if let Some(reason) = &finding.acknowledged {
             message.push_str(&format!(" [acknowledged: {reason}]"));
-        }
-        // Without the file's text there is no snippet; keep where it was declared.
-        if text.is_none() && finding.span.line > 0 {
-            message.push_str(&format!(" (declared at {location})"));
         }
         let severity = match (finding.acknowledged.is_some(), finding.severity) {
             (true, _) | (false, Severity::Advice) => miette::Severity::Advice,
@@ -57,6 +56,16 @@ impl FindingDiagnostic {
         let source = text
             .filter(|text| finding.span.end <= text.len() && finding.span.start <= finding.span.end)
             .and_then(|text| Excerpt::around(&file, text, finding));
+        // Without the file's text there is no snippet to carry the label: keep what
+        // was observed and where the object was declared in the message.
+        if source.is_none() {
+            if let Some(observed) = &finding.observed {
+                message.push_str(&format!("; observed: {observed}"));
+            }
+            if finding.span.line > 0 {
+                message.push_str(&format!(" (declared at {location})"));
+            }
+        }
         FindingDiagnostic {
             message,
             rule: finding.rule.clone(),

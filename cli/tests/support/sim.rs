@@ -47,8 +47,7 @@ pub fn workspace_root() -> PathBuf {
 
 impl SimWorld {
     /// Starts the simulators on `examples/<name>/estate.json` (after `edit_estate`)
-    /// and copies the example's `*.hcl` files, acknowledging the finding the
-    /// simulator cannot satisfy today (FB109: no retention volume details).
+    /// and copies the example's `*.hcl` files, unchanged.
     pub fn start(example: &str, edit_estate: impl FnOnce(&mut serde_json::Value)) -> SimWorld {
         let source = workspace_root().join("examples").join(example);
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -68,8 +67,7 @@ impl SimWorld {
             if path.extension().is_some_and(|ext| ext == "hcl") {
                 let text = std::fs::read_to_string(&path).expect("an hcl file");
                 let name = path.file_name().expect("a file name");
-                std::fs::write(dir.path().join(name), acknowledge_simulator_gaps(&text))
-                    .expect("write the hcl copy");
+                std::fs::write(dir.path().join(name), text).expect("write the hcl copy");
             }
         }
 
@@ -245,20 +243,6 @@ impl Drop for SimWorld {
             self.runtime.block_on(asr.shutdown());
         }
     }
-}
-
-/// Adds `acknowledge` blocks for the finding the simulators cannot satisfy yet.
-pub fn acknowledge_simulator_gaps(hcl: &str) -> String {
-    let mut out = String::new();
-    for line in hcl.lines() {
-        out.push_str(line);
-        out.push('\n');
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("retention_volume") && trimmed.contains("master_target.") {
-            out.push_str("  acknowledge \"FB109\" { reason = \"simulator\" }\n");
-        }
-    }
-    out
 }
 
 /// A finished command.

@@ -36,6 +36,9 @@ pub(super) struct ScannedLine<'a> {
     pub assign: Option<usize>,
     /// The line opens a heredoc whose body starts on the next line.
     pub opens_heredoc: bool,
+    /// The heredoc it opens is an indented one (`<<-`), whose common indentation
+    /// is not content.
+    pub opens_indented_heredoc: bool,
     /// The line ends inside a block comment, string or heredoc.
     pub ends_inside: bool,
     /// The first token of the line is a comment.
@@ -76,6 +79,7 @@ pub(super) fn scan(source: &str) -> Vec<ScannedLine<'_>> {
                 net_brackets: 0,
                 assign: None,
                 opens_heredoc: false,
+                opens_indented_heredoc: false,
                 ends_inside: !closes,
                 comment_only: false,
                 trailing_comment: None,
@@ -104,6 +108,7 @@ pub(super) fn scan(source: &str) -> Vec<ScannedLine<'_>> {
             net_brackets: 0,
             assign: None,
             opens_heredoc: false,
+            opens_indented_heredoc: false,
             ends_inside: false,
             comment_only: false,
             trailing_comment: None,
@@ -211,6 +216,7 @@ pub(super) fn scan(source: &str) -> Vec<ScannedLine<'_>> {
                 }
                 b'<' if structural && bytes.get(i + 1) == Some(&b'<') => {
                     let rest = &text[i + 2..];
+                    let indented = rest.starts_with('-');
                     let rest = rest.strip_prefix('-').unwrap_or(rest);
                     let marker: String = rest
                         .chars()
@@ -219,6 +225,7 @@ pub(super) fn scan(source: &str) -> Vec<ScannedLine<'_>> {
                     if !marker.is_empty() && rest[marker.len()..].trim().is_empty() {
                         pending_heredoc = Some(marker);
                         line.opens_heredoc = true;
+                        line.opens_indented_heredoc = indented;
                         break;
                     }
                     i += 2;

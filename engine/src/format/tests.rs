@@ -79,6 +79,18 @@ fn heredoc_bodies_are_kept_byte_for_byte() {
 }
 
 #[test]
+fn indented_heredocs_move_as_a_whole() {
+    let input = "locals {\n        script = <<-EOT\n              echo a\n                echo b\n\n           EOT\n}\n";
+    assert_eq!(
+        fmt(input),
+        "locals {\n  script = <<-EOT\n    echo a\n      echo b\n\n  EOT\n}\n"
+    );
+    // Tab indentation is ambiguous to move: kept as written.
+    let tabs = "locals {\n  script = <<-EOT\n\t\techo a\n\tEOT\n}\n";
+    assert_eq!(fmt(tabs), tabs);
+}
+
+#[test]
 fn operators_are_not_mistaken_for_assignments() {
     let input =
         "locals {\n  x = var.a == 1 ? 2 : 3\n  yy = { for k, v in var.m : k => v if v != 0 }\n}\n";
@@ -310,6 +322,40 @@ mod properties {
         prop::collection::vec(prop_oneof![3 => leaf, 1 => block], 0..6)
             .prop_map(|v| v.concat())
             .boxed()
+    }
+
+    /// `source` with each line's indentation replaced and trailing blanks added.
+    fn reindented(source: &str, indents: &[(usize, usize)]) -> String {
+        source
+            .lines()
+            .zip(indents.iter().cycle())
+            .map(|(line, (lead, trail))| {
+                if line.trim().is_empty() {
+                    "\n".to_owned()
+                } else {
+                    format!(
+                        "{}{}{}\n",
+                        " ".repeat(*lead),
+                        line.trim(),
+                        " ".repeat(*trail)
+                    )
+                }
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn layout_does_not_depend_on_the_input_indentation(
+            indents in prop::collection::vec((0usize..7, 0usize..3), 1..40),
+        ) {
+            for source in [super::NESTED_BLOCKS, super::FOR_EACH_OBJECTS, super::LONG_LISTS] {
+                let canonical = format_source(source);
+                prop_assert_eq!(format_source(&reindented(source, &indents)), canonical);
+            }
+        }
     }
 
     proptest! {

@@ -18,9 +18,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Address, Config};
+use crate::config::Config;
 use crate::observe::Observed;
-use crate::provider::ProviderAction;
 use crate::rules::Finding;
 
 pub use model::*;
@@ -33,24 +32,9 @@ pub struct PriorState {
     pub serial: u64,
 }
 
-/// A change a rule asks for when the configuration opted in to fixing it
-/// (`ensure_disk_enable_uuid`, `remove_snapshots`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Fix {
-    /// The object whose rule asked for it: `master_target.mt_linux` (needed by every
-    /// reprotect through that master target) or `reprotect.web01` (needed by that
-    /// reprotect).
-    pub address: Address,
-    /// `FB107`.
-    pub rule: String,
-    /// The address of the `vcenter` block whose provider makes the change.
-    pub provider: String,
-    pub action: ProviderAction,
-    /// Why, in one sentence.
-    pub reason: String,
-    pub before: serde_json::Value,
-    pub after: serde_json::Value,
-}
+/// A change a rule asks for when the configuration opted in to fixing it; made by
+/// the rules, ordered here before the reprotects that need it.
+pub use crate::rules::Fix;
 
 /// What the rules concluded: every finding, and the fixes they offer.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -43,10 +43,15 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
         .map(|(i, action)| (action.id.as_str(), i))
         .collect();
     for (i, action) in actions.iter().enumerate() {
-        for dependency in &action.depends_on {
-            if let Some(&j) = by_id.get(dependency.as_str()) {
-                graph.update_edge(nodes[j], nodes[i], ());
-            }
+        // `add_edge`, not `update_edge`: the latter scans the source's edges, which
+        // is quadratic for a master target fix that thousands of reprotects wait for.
+        let dependencies: BTreeSet<usize> = action
+            .depends_on
+            .iter()
+            .filter_map(|dependency| by_id.get(dependency.as_str()).copied())
+            .collect();
+        for j in dependencies {
+            graph.add_edge(nodes[j], nodes[i], ());
         }
     }
 

@@ -268,6 +268,16 @@ impl<'a> VcenterIndex<'a> {
                 UnresolvedKind::Ambiguous,
                 format!("several datastores named {name} in vCenter {}", self.label),
             )),
+            // A datastore that VMs or hosts use but discovery did not return was hidden
+            // from the discovery user (FB101): its absence proves nothing.
+            _ if hides_datastores(inventory) => Err(Unresolved::new(
+                UnresolvedKind::Unknown,
+                format!(
+                    "vCenter {} did not show every datastore to the discovery user, so \
+                     datastore {name} may exist unseen (FB101)",
+                    self.label
+                ),
+            )),
             _ => Err(Unresolved::absent(format!(
                 "no datastore named {name} in vCenter {}{}",
                 self.label,
@@ -275,4 +285,19 @@ impl<'a> VcenterIndex<'a> {
             ))),
         }
     }
+}
+
+/// Whether hosts or VMs refer to datastores that discovery did not return.
+fn hides_datastores(inventory: &VcenterInventory) -> bool {
+    let seen: std::collections::HashSet<&str> = inventory
+        .datastores
+        .iter()
+        .map(|ds| ds.id.as_str())
+        .collect();
+    let referenced = inventory
+        .hosts
+        .iter()
+        .flat_map(|host| host.datastores.iter())
+        .chain(inventory.vms.iter().flat_map(|vm| vm.datastores.iter()));
+    referenced.map(String::as_str).any(|id| !seen.contains(id))
 }

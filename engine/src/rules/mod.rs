@@ -160,6 +160,25 @@ fn finish(config: &Config, mut findings: Vec<Finding>) -> Vec<Finding> {
     findings
 }
 
+impl Context<'_> {
+    /// How long before discovery `heartbeat` was, when that is longer than the
+    /// heartbeat timeout; `None` when it is recent, or when the observation has no
+    /// time of discovery (then a could-not-check finding is pushed).
+    pub(crate) fn stale_heartbeat(
+        &self,
+        subject: &Subject<'_>,
+        heartbeat: DateTime<Utc>,
+        findings: &mut Vec<Finding>,
+    ) -> Option<chrono::Duration> {
+        let Some(observed_at) = self.observed_at else {
+            findings.push(subject.unknown("the observation records no time of discovery"));
+            return None;
+        };
+        let age = observed_at - heartbeat;
+        (age > chrono::Duration::minutes(HEARTBEAT_TIMEOUT_MINUTES)).then_some(age)
+    }
+}
+
 /// What every rule reads: the configuration, the observation, their resolution and
 /// the moment of discovery (heartbeat ages are measured against it, never the clock,
 /// so that a recorded observation gives the same findings tomorrow).

@@ -6,8 +6,6 @@
 //! turns an already reprotected item into "no change" and an unregistered agent into a
 //! wait-for-agent step.
 
-use chrono::Duration;
-
 use super::catalogue::{FB106, FB110, FB117, FB126, FB129};
 use super::{Context, Finding, Subject, os_family, require, same};
 use crate::config::OsFamily;
@@ -225,24 +223,20 @@ pub(super) fn fb110_agent_connected(context: &Context<'_>, findings: &mut Vec<Fi
             }
             continue;
         };
-        let Some(observed_at) = context.observed_at else {
-            findings.push(subject.unknown("the observation records no time of discovery"));
+        let Some(age) = context.stale_heartbeat(&subject, heartbeat, findings) else {
             continue;
         };
-        let age = observed_at - heartbeat;
-        if age > Duration::minutes(HEARTBEAT_TIMEOUT_MINUTES) {
-            findings.push(subject.violated(
-                format!(
-                    "the agent of {} last reached the configuration server {} minutes before \
-                     discovery",
-                    item.friendly_name,
-                    age.num_minutes()
-                ),
-                Some(format!("agent last heartbeat {}", heartbeat.to_rfc3339())),
-                "check that the VM in Azure runs and reaches the configuration server and \
-                 process server (site-to-site VPN or ExpressRoute private peering)",
-            ));
-        }
+        findings.push(subject.violated(
+            format!(
+                "the agent of {} last reached the configuration server {} minutes before \
+                 discovery",
+                item.friendly_name,
+                age.num_minutes()
+            ),
+            Some(format!("agent last heartbeat {}", heartbeat.to_rfc3339())),
+            "check that the VM in Azure runs and reaches the configuration server and \
+             process server (site-to-site VPN or ExpressRoute private peering)",
+        ));
     }
 }
 

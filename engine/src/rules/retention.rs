@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use super::catalogue::{FB109, FB130};
 use super::{Context, Finding, Subject, same};
 use crate::config::{Address, Span};
-use crate::observe::vault::RetentionVolume;
+use crate::observe::vault::{HealthError, MasterTarget, RetentionVolume};
 use crate::resolve::{Link, ResolvedReprotect, normalize_volume};
 
 /// One retention volume as some block named it.
@@ -19,6 +19,8 @@ struct NamedVolume<'a> {
     span: &'a Span,
     name: &'a str,
     volume: Link<'a, RetentionVolume>,
+    /// The master target as the fabric reports it, whose validation covers the volume.
+    server: Option<&'a MasterTarget>,
 }
 
 /// Each distinct (naming block, volume) once, in declaration order.
@@ -36,6 +38,7 @@ fn named_volumes<'a>(context: &'a Context<'_>) -> Vec<NamedVolume<'a>> {
                 span,
                 name,
                 volume: r.retention_volume.clone(),
+                server: r.fabric_master_target.as_ref().ok().copied(),
             });
         }
     }
@@ -79,6 +82,12 @@ pub(super) fn fb109_retention_volume_usable(context: &Context<'_>, findings: &mu
         };
         let mut problems = Vec::new();
         let mut unknown = Vec::new();
+        // ASR's RetentionVolume reports only sizes; the configuration server validates
+        // the rest itself and reports what is wrong as the master target's validation
+        // errors. Details a service does report are judged directly.
+        let validation = retention_validation_errors(named.server, &volume.volume_name);
+        problems.extend(validation.iter().map(|error| error.message.clone()));
+        let validated = named.server.is_some();
         match volume.capacity_bytes {
             Some(0) => problems.push("its capacity is 0".to_owned()),
             Some(_) => {}
@@ -89,6 +98,7 @@ pub(super) fn fb109_retention_volume_usable(context: &Context<'_>, findings: &mu
                 problems.push(format!("it is formatted {fs}"))
             }
             Some(_) => {}
+            None if validated => {}
             None => unknown.push("file system"),
         }
         match volume.is_cache_volume {
@@ -96,16 +106,19 @@ pub(super) fn fb109_retention_volume_usable(context: &Context<'_>, findings: &mu
                 problems.push("it is the master target's cache/install volume".to_owned())
             }
             Some(false) => {}
+            None if validated => {}
             None => unknown.push("whether it is the cache volume"),
         }
         match volume.locked {
             Some(true) => problems.push("it is locked".to_owned()),
             Some(false) => {}
+            None if validated => {}
             None => unknown.push("whether it is locked"),
         }
         if let Some(use_) = volume.in_use_for.as_deref().filter(|use_| !use_.is_empty()) {
             problems.push(format!("it is also used as {use_}"));
         }
+        problems.dedup();
         if !problems.is_empty() {
             findings.push(subject.violated(
                 format!(
@@ -125,6 +138,30 @@ pub(super) fn fb109_retention_volume_usable(context: &Context<'_>, findings: &mu
             )));
         }
     }
+}
+
+/// The master target's validation and health errors about one retention volume:
+/// codes starting `RetentionVolume` whose message names the volume.
+fn retention_validation_errors<'a>(
+    server: Option<&'a MasterTarget>,
+    volume_name: &str,
+) -> Vec<&'a HealthError> {
+    let Some(server) = server else {
+        return Vec::new();
+    };
+    let needle = normalize_volume(volume_name);
+    server
+        .validation_errors
+        .iter()
+        .chain(&server.health_errors)
+        .filter(|error| {
+            error
+                .code
+                .to_ascii_lowercase()
+                .starts_with("retentionvolume")
+                && error.message.to_ascii_lowercase().contains(&needle)
+        })
+        .collect()
 }
 
 /// FB130: the retention volume needs free space above its threshold, or replication
@@ -181,6 +218,7 @@ pub(super) fn fb130_retention_free_space(context: &Context<'_>, findings: &mut V
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
+    use crate::observe::vault::HealthError;
 
     #[test]
     fn fb109_holds_for_a_proper_volume() {
@@ -203,6 +241,44 @@ mod tests {
     }
 
     #[test]
+    fn fb109_is_violated_by_the_configuration_servers_validation_error() {
+        let mut world = TestWorld::healthy();
+        let master_target = world.fabric_master_target_mut("mt-win-01");
+        let volume = &mut master_target.retention_volumes[0];
+        volume.file_system = None;
+        volume.locked = None;
+        volume.is_cache_volume = None;
+        let name = volume.volume_name.clone();
+        master_target.validation_errors.push(HealthError {
+            code: "RetentionVolumeLocked".to_owned(),
+            message: format!(
+                "The retention volume '{name}' on master target 'mt-win-01' is locked."
+            ),
+            ..HealthError::default()
+        });
+        let finding = assert_violated(&world, "FB109", "master_target.mt_win");
+        assert!(
+            finding
+                .observed
+                .as_deref()
+                .is_some_and(|o| o.contains("is locked")),
+            "{finding:?}"
+        );
+    }
+
+    #[test]
+    fn fb109_holds_when_the_configuration_server_validated_an_unreported_volume() {
+        let mut world = TestWorld::healthy();
+        let volume = &mut world
+            .fabric_master_target_mut("mt-win-01")
+            .retention_volumes[0];
+        volume.file_system = None;
+        volume.locked = None;
+        volume.is_cache_volume = None;
+        assert_holds(&world, "FB109");
+    }
+
+    #[test]
     fn fb109_is_violated_by_a_missing_volume_on_the_block_that_named_it() {
         let mut world = TestWorld::healthy();
         world.reprotect_mut("db01").retention_volume = Some("/mnt/ret".to_owned());
@@ -211,15 +287,15 @@ mod tests {
     }
 
     #[test]
-    fn fb109_cannot_be_checked_when_details_are_missing() {
+    fn fb109_cannot_be_checked_when_the_capacity_is_not_reported() {
         let mut world = TestWorld::healthy();
         world
             .fabric_master_target_mut("mt-win-01")
             .retention_volumes[0]
-            .file_system = None;
+            .capacity_bytes = None;
         assert_eq!(
             assert_unknown(&world, "FB109", "master_target.mt_win"),
-            "the configuration server does not report the file system of retention volume R:"
+            "the configuration server does not report the capacity of retention volume R:"
         );
     }
 

@@ -4,12 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::Duration;
-
 use super::catalogue::{FB103, FB104, FB120, FB121};
-use super::protected_item::HEARTBEAT_TIMEOUT_MINUTES;
 use super::{Context, Finding, Subject, require, same};
-use crate::config::{Address, Config, Connectivity, ProcessServerLocation, Reprotect};
+use crate::config::{
+    Address, Config, Connectivity, ProcessServerLocation, RecoveryPlan, Reference, Reprotect,
+};
 use crate::observe::vault::ProtectedItem;
 use crate::resolve::ResolvedReprotect;
 
@@ -105,24 +104,20 @@ pub(super) fn fb104_process_server_connected(context: &Context<'_>, findings: &m
             )));
             continue;
         };
-        let Some(observed_at) = context.observed_at else {
-            findings.push(subject.unknown("the observation records no time of discovery"));
+        let Some(age) = context.stale_heartbeat(&subject, heartbeat, findings) else {
             continue;
         };
-        let age = observed_at - heartbeat;
-        if age > Duration::minutes(HEARTBEAT_TIMEOUT_MINUTES) {
-            findings.push(subject.violated(
-                format!(
-                    "process server {} last reached the configuration server {} minutes \
-                     before discovery",
-                    server.friendly_name,
-                    age.num_minutes()
-                ),
-                Some(format!("last heartbeat {}", heartbeat.to_rfc3339())),
-                "check the process server's services and that port 443 to the \
-                 configuration server is reachable",
-            ));
-        }
+        findings.push(subject.violated(
+            format!(
+                "process server {} last reached the configuration server {} minutes \
+                 before discovery",
+                server.friendly_name,
+                age.num_minutes()
+            ),
+            Some(format!("last heartbeat {}", heartbeat.to_rfc3339())),
+            "check the process server's services and that port 443 to the \
+             configuration server is reachable",
+        ));
     }
 }
 
@@ -315,31 +310,14 @@ pub(super) fn fb121_one_master_target_per_plan(config: &Config, findings: &mut V
         let master_targets: BTreeSet<&Address> =
             members.iter().map(|r| &r.master_target.target).collect();
         if let Some(expected) = &plan.master_target {
-            let others: Vec<String> = members
-                .iter()
-                .filter(|r| r.master_target.target != expected.target)
-                .map(|r| format!("{} uses {}", r.address, r.master_target.target))
-                .collect();
-            if !others.is_empty() {
-                findings.push(
-                    Subject::new(
-                        &FB121,
-                        &plan.address,
-                        plan.declared.span_of("master_target"),
-                    )
-                    .violated(
-                        format!(
-                            "every member of {} must use {}",
-                            plan.address, expected.target
-                        ),
-                        Some(others.join(", ")),
-                        format!(
-                            "set `master_target = {}` in those reprotects",
-                            expected.target
-                        ),
-                    ),
-                );
-            }
+            members_must_use(
+                plan,
+                &members,
+                expected,
+                "master_target",
+                |r| &r.master_target,
+                findings,
+            );
         } else if master_targets.len() > 1 {
             findings.push(
                 Subject::new(&FB121, &plan.address, plan.declared.span_of("members")).violated(
@@ -362,31 +340,14 @@ pub(super) fn fb121_one_master_target_per_plan(config: &Config, findings: &mut V
             );
         }
         if let Some(expected) = &plan.process_server {
-            let others: Vec<String> = members
-                .iter()
-                .filter(|r| r.process_server.target != expected.target)
-                .map(|r| format!("{} uses {}", r.address, r.process_server.target))
-                .collect();
-            if !others.is_empty() {
-                findings.push(
-                    Subject::new(
-                        &FB121,
-                        &plan.address,
-                        plan.declared.span_of("process_server"),
-                    )
-                    .violated(
-                        format!(
-                            "every member of {} must use {}",
-                            plan.address, expected.target
-                        ),
-                        Some(others.join(", ")),
-                        format!(
-                            "set `process_server = {}` in those reprotects",
-                            expected.target
-                        ),
-                    ),
-                );
-            }
+            members_must_use(
+                plan,
+                &members,
+                expected,
+                "process_server",
+                |r| &r.process_server,
+                findings,
+            );
         }
     }
 }
@@ -444,6 +405,39 @@ pub(super) fn fb121_one_master_target_per_group(
             ),
         );
     }
+}
+
+/// FB121 for a plan that names the `attribute` (master target or process server)
+/// every member must use: one finding listing the members that use another.
+fn members_must_use(
+    plan: &RecoveryPlan,
+    members: &[&Reprotect],
+    expected: &Reference,
+    attribute: &str,
+    used_by: impl Fn(&Reprotect) -> &Reference,
+    findings: &mut Vec<Finding>,
+) {
+    let others: Vec<String> = members
+        .iter()
+        .filter(|r| used_by(r).target != expected.target)
+        .map(|r| format!("{} uses {}", r.address, used_by(r).target))
+        .collect();
+    if others.is_empty() {
+        return;
+    }
+    findings.push(
+        Subject::new(&FB121, &plan.address, plan.declared.span_of(attribute)).violated(
+            format!(
+                "every member of {} must use {}",
+                plan.address, expected.target
+            ),
+            Some(others.join(", ")),
+            format!(
+                "set `{attribute} = {}` in those reprotects",
+                expected.target
+            ),
+        ),
+    );
 }
 
 #[cfg(test)]
