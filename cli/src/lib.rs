@@ -3,6 +3,7 @@
 
 pub mod command_error;
 pub mod commands;
+pub mod events;
 pub mod render;
 pub mod ui;
 pub mod wiring;

@@ -9,6 +9,7 @@ use std::io::{IsTerminal, Write};
 use crate::command_error::CommandError;
 use crate::commands::{ColorChoice, GlobalArgs};
 
+#[derive(Debug, Clone)]
 pub struct Ui {
     color: bool,
     stdout_is_terminal: bool,
@@ -27,6 +28,21 @@ impl Ui {
             color,
             stdout_is_terminal,
         }
+    }
+
+    /// A `Ui` for status lines only (a signal handler's messages), without colour.
+    pub fn status_only() -> Ui {
+        Ui {
+            color: false,
+            stdout_is_terminal: false,
+        }
+    }
+
+    /// Writes a question to stderr without a line break, for an answer on stdin.
+    pub fn prompt(&mut self, question: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{question}");
+        let _ = err.flush();
     }
 
     /// Whether output may carry ANSI colours.

@@ -28,21 +28,24 @@ fn repository() -> PathBuf {
 fn configuration_for(vcsim: &Vcsim, endpoint: &str, token: &str) -> String {
     let text = std::fs::read_to_string(repository().join("examples/basic/main.hcl"))
         .expect("examples/basic/main.hcl is readable");
+    // The example takes its endpoints through variables; pin them in the copy.
     let replacements = [
         (
-            "url      = \"https://vcsa.lab.local/sdk\"".to_owned(),
+            "url      = var.vcenter_url".to_owned(),
             format!("url      = \"{}\"", vcsim.url),
         ),
         (
-            "username = \"failback@vsphere.local\"".to_owned(),
+            "username = var.vcenter_username".to_owned(),
             "username = \"asr@vsphere.local\"".to_owned(),
         ),
         (
-            "insecure = true".to_owned(),
+            "thumbprint = var.vcenter_thumbprint\n  insecure = true".to_owned(),
             format!("thumbprint = \"{}\"", vcsim.thumbprint_sha256),
         ),
         (
-            "name            = \"rsv-dr-weu\"".to_owned(),
+            "name            = var.vault_name\n  endpoint        = var.asr_endpoint\n  \
+             access_token    = var.asr_token"
+                .to_owned(),
             format!(
                 "name            = \"contoso-vault\"\n  endpoint = \"{endpoint}\"\n  \
                  access_token = \"{token}\""

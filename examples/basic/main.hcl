@@ -10,6 +10,43 @@ failback {
   }
 }
 
+variable "vcenter_url" {
+  description = "The vCenter SDK URL (the demo and the tests point it at the simulator)."
+  type        = string
+  default     = "https://vcsa.lab.local/sdk"
+}
+
+variable "vcenter_username" {
+  description = "The vCenter account failback uses."
+  type        = string
+  default     = "failback@vsphere.local"
+}
+
+variable "vcenter_thumbprint" {
+  description = "The pinned SHA-256 thumbprint of vCenter's certificate (null: insecure below)."
+  type        = string
+  default     = null
+}
+
+variable "vault_name" {
+  description = "The Recovery Services vault's name."
+  type        = string
+  default     = "rsv-dr-weu"
+}
+
+variable "asr_endpoint" {
+  description = "The Azure Resource Manager endpoint (the simulator's in the demo)."
+  type        = string
+  default     = "https://management.azure.com"
+}
+
+variable "asr_token" {
+  description = "A static bearer token (the simulator's); null signs in through Azure identity."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
 variable "vsphere_password" {
   description = "Password of the vCenter account failback uses."
   type        = string
@@ -18,16 +55,19 @@ variable "vsphere_password" {
 }
 
 vcenter "onprem" {
-  url      = "https://vcsa.lab.local/sdk"
-  username = "failback@vsphere.local"
+  url      = var.vcenter_url
+  username = var.vcenter_username
   password = var.vsphere_password
+  thumbprint = var.vcenter_thumbprint
   insecure = true
 }
 
 vault "dr" {
   subscription_id = "00000000-0000-0000-0000-000000000001"
   resource_group  = "rg-dr"
-  name            = "rsv-dr-weu"
+  name            = var.vault_name
+  endpoint        = var.asr_endpoint
+  access_token    = var.asr_token
 }
 
 configuration_server "cs01" {

@@ -7,13 +7,18 @@ failback {
 }
 
 vcenter "onprem" {
-  url = "https://vcsa.lab.local/sdk"
+  url        = var.vcenter_url
+  username   = var.vcenter_username
+  password   = var.vsphere_password
+  thumbprint = var.vcenter_thumbprint
 }
 
 vault "dr" {
   subscription_id = "00000000-0000-0000-0000-000000000001"
   resource_group  = "rg-dr"
-  name            = "rsv-dr-weu"
+  name            = var.vault_name
+  endpoint        = var.asr_endpoint
+  access_token    = var.asr_token
 }
 
 configuration_server "cs01" {

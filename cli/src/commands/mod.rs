@@ -1,7 +1,9 @@
 //! The commands of `failback`, one module each. Every module has an `Args` struct
 //! whose doc comments are its `--help`, and a `cmd_*` function.
 
+pub mod apply;
 pub mod config_args;
+pub mod drift;
 pub mod fmt;
 pub mod force_unlock;
 pub mod graph;
@@ -62,6 +64,8 @@ pub enum Command {
     Fmt(fmt::Args),
     Graph(graph::Args),
     Plan(plan::Args),
+    Apply(apply::Args),
+    Drift(drift::Args),
     Show(show::Args),
     State(state::Args),
     ForceUnlock(force_unlock::Args),
@@ -74,6 +78,8 @@ pub fn run_command(ui: &mut Ui, cli: &Cli) -> Result<Exit, CommandError> {
         Command::Fmt(args) => fmt::cmd_fmt(ui, &cli.global, args),
         Command::Graph(args) => graph::cmd_graph(ui, &cli.global, args),
         Command::Plan(args) => plan::cmd_plan(ui, &cli.global, args),
+        Command::Apply(args) => apply::cmd_apply(ui, &cli.global, args),
+        Command::Drift(args) => drift::cmd_drift(ui, &cli.global, args),
         Command::Show(args) => show::cmd_show(ui, &cli.global, args),
         Command::State(args) => state::cmd_state(ui, &cli.global, args),
         Command::ForceUnlock(args) => force_unlock::cmd_force_unlock(ui, &cli.global, args),

@@ -257,7 +257,7 @@ fn shell_word(word: &str) -> String {
 /// one wins, as in loading), every `-var-file` by path with its contents, and every
 /// `FAILBACK_VAR_*` variable. A `-var` without `=` is refused here, before anything
 /// runs.
-fn digest_inputs(
+pub fn digest_inputs(
     dir: &Path,
     inputs: &VariableInputs,
 ) -> Result<BTreeMap<String, String>, CommandError> {
