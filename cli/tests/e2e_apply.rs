@@ -62,13 +62,11 @@ fn apply_basic_then_plan_shows_no_changes() {
 }
 
 #[test]
-#[ignore = "the example's estate.json does not match its configuration yet (missing VMs, datastores, protected items): the plan is blocked"]
 fn apply_for_each_then_plan_shows_no_changes() {
     apply_converges("for-each");
 }
 
 #[test]
-#[ignore = "the example's estate.json does not match its configuration yet (missing VMs, datastores, protected items): the plan is blocked"]
 fn apply_recovery_plan_then_plan_shows_no_changes() {
     apply_converges("recovery-plan");
 }
