@@ -212,6 +212,41 @@ fn a_failed_job_fails_the_run_and_a_rerun_finishes_it() {
 }
 
 #[test]
+fn a_failed_job_spares_independent_reprotects_and_a_rerun_repeats_none() {
+    let world = SimWorld::start("for-each", |estate| {
+        estate["vault"]["behaviour"]["faults"]["failing_jobs"] = serde_json::json!(["app07-item"]);
+    });
+    let first = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(first.code, Some(1), "{}", first.text());
+    let state = world.state();
+    let resources = state["resources"].as_object().expect("resources");
+    let status = |address: &str| resources[address]["outcome"]["status"].clone();
+    assert_eq!(status("reprotect.app[\"app07\"]"), "failed", "{state}");
+    let applied = resources
+        .values()
+        .filter(|r| r["kind"] == "asr.protected_item.reprotect")
+        .filter(|r| r["outcome"]["status"] == "applied")
+        .count();
+    assert_eq!(applied, 29, "every independent reprotect finished: {state}");
+
+    let second = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(second.code, Some(0), "{}", second.text());
+    assert_eq!(status_after(&world, "reprotect.app[\"app07\"]"), "applied");
+    for i in 1..=30 {
+        let item = format!("app{i:02}-item");
+        assert_eq!(
+            world.asr().reprotect_accepted(&item),
+            if i == 7 { 2 } else { 1 },
+            "{item}: the rerun reprotected only the failed item, once"
+        );
+    }
+}
+
+fn status_after(world: &SimWorld, address: &str) -> serde_json::Value {
+    world.state()["resources"][address]["outcome"]["status"].clone()
+}
+
+#[test]
 fn kill_9_during_apply_then_apply_again_converges() {
     let world = SimWorld::start("basic", |_| {});
     let mut child = apply_until_in_progress(&world);
