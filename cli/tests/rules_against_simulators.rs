@@ -23,44 +23,17 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `examples/basic/main.hcl` with its endpoints and credentials pointed at the
-/// simulators.
-fn configuration_for(vcsim: &Vcsim, endpoint: &str, token: &str) -> String {
-    let text = std::fs::read_to_string(repository().join("examples/basic/main.hcl"))
-        .expect("examples/basic/main.hcl is readable");
-    // The example takes its endpoints through variables; pin them in the copy.
-    let replacements = [
-        (
-            "url      = var.vcenter_url".to_owned(),
-            format!("url      = \"{}\"", vcsim.url),
-        ),
-        (
-            "username = var.vcenter_username".to_owned(),
-            "username = \"asr@vsphere.local\"".to_owned(),
-        ),
-        (
-            "thumbprint = var.vcenter_thumbprint\n  insecure = true".to_owned(),
-            format!("thumbprint = \"{}\"", vcsim.thumbprint_sha256),
-        ),
-        (
-            "name            = var.vault_name\n  endpoint        = var.asr_endpoint\n  \
-             access_token    = var.asr_token"
-                .to_owned(),
-            format!(
-                "name            = \"contoso-vault\"\n  endpoint = \"{endpoint}\"\n  \
-                 access_token = \"{token}\""
-            ),
-        ),
-    ];
-    let mut text = text;
-    for (from, to) in replacements {
-        assert!(
-            text.contains(&from),
-            "examples/basic/main.hcl no longer has {from}"
-        );
-        text = text.replace(&from, &to);
-    }
-    text
+/// The variables that point `examples/basic` at the simulators, as `NAME=VALUE`.
+fn simulator_variables(vcsim: &Vcsim, endpoint: &str, token: &str) -> Vec<String> {
+    vec![
+        format!("vcenter_url={}", vcsim.url),
+        "vcenter_username=asr@vsphere.local".to_owned(),
+        format!("vcenter_thumbprint={}", vcsim.thumbprint_sha256),
+        "vsphere_password=s3cret".to_owned(),
+        "vault_name=contoso-vault".to_owned(),
+        format!("asr_endpoint={endpoint}"),
+        format!("asr_token={token}"),
+    ]
 }
 
 /// Plans `examples/basic` against the estate of `rule` and returns the verdict, one line
@@ -85,7 +58,9 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
         .unwrap_or_else(|err| panic!("{rule}: {err}"));
 
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let mut text = configuration_for(&vcsim, asr.endpoint(), asr.token());
+    let variables = simulator_variables(&vcsim, asr.endpoint(), asr.token());
+    let mut text = std::fs::read_to_string(repository().join("examples/basic/main.hcl"))
+        .expect("examples/basic/main.hcl is readable");
     // FB119 compares the vault's failback policy with the declared one a reprotect uses.
     text = text.replace(
         "reprotect \"web01\" {",
@@ -96,7 +71,7 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
          rpo_threshold_minutes = 15\n}\n",
     );
     let inputs = VariableInputs {
-        vars: vec!["vsphere_password=s3cret".to_owned()],
+        vars: variables.clone(),
         ..VariableInputs::default()
     };
     let config_text = text.clone();
@@ -135,7 +110,7 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
     std::fs::write(&written, &config_text).expect("write main.hcl");
     let args = PlanArgs {
         config: ConfigArgs {
-            vars: vec!["vsphere_password=s3cret".to_owned()],
+            vars: variables,
             var_files: Vec::new(),
         },
         out: None,

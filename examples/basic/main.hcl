@@ -23,7 +23,7 @@ variable "vcenter_username" {
 }
 
 variable "vcenter_thumbprint" {
-  description = "The pinned SHA-256 thumbprint of vCenter's certificate (null: insecure below)."
+  description = "The pinned SHA-256 thumbprint of vCenter's certificate (null: the system's trust store)."
   type        = string
   default     = null
 }
@@ -55,11 +55,10 @@ variable "vsphere_password" {
 }
 
 vcenter "onprem" {
-  url      = var.vcenter_url
-  username = var.vcenter_username
-  password = var.vsphere_password
+  url        = var.vcenter_url
+  username   = var.vcenter_username
+  password   = var.vsphere_password
   thumbprint = var.vcenter_thumbprint
-  insecure = true
 }
 
 vault "dr" {
