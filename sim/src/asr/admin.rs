@@ -29,7 +29,7 @@ use super::Shared;
 use super::clock::{arm_time, sim_delta};
 use super::error::ArmError;
 use super::routes::authenticate;
-use super::world::{HealthIssue, World, describe_state};
+use super::world::{FabricState, HealthIssue, Heartbeat, World, describe_state};
 
 pub fn router() -> axum::Router<Arc<Shared>> {
     axum::Router::new()
@@ -169,22 +169,17 @@ async fn process_server_heartbeat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    guarded(&shared, &headers, |world| {
-        let age: HeartbeatAge = parse(&body)?;
-        let now = world.now();
-        for fabric in &mut world.fabrics {
-            if let Some((index, _)) = fabric.process_server(&id) {
-                let beat = &mut fabric.process_server_heartbeats[index];
-                beat.last = now - sim_delta(age.age_s as f64);
-                return Ok(json!({"lastHeartbeat": arm_time(beat.last)}));
-            }
-        }
-        Err(admin_error(
-            StatusCode::NOT_FOUND,
-            "NotFound",
-            format!("no process server '{id}'"),
-        ))
-    })
+    set_component_heartbeat(
+        &shared,
+        &headers,
+        &body,
+        &id,
+        "process server",
+        |fabric, id| {
+            let (index, _) = fabric.process_server(id)?;
+            Some(&mut fabric.process_server_heartbeats[index])
+        },
+    )
 }
 
 async fn master_target_heartbeat(
@@ -193,12 +188,33 @@ async fn master_target_heartbeat(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    guarded(&shared, &headers, |world| {
-        let age: HeartbeatAge = parse(&body)?;
+    set_component_heartbeat(
+        &shared,
+        &headers,
+        &body,
+        &id,
+        "master target",
+        |fabric, id| {
+            let (index, _) = fabric.master_target(id)?;
+            Some(&mut fabric.master_target_heartbeats[index])
+        },
+    )
+}
+
+/// Sets the heartbeat of the component with `id`, in whichever fabric `find` locates it.
+fn set_component_heartbeat(
+    shared: &Shared,
+    headers: &HeaderMap,
+    body: &Bytes,
+    id: &str,
+    what: &str,
+    find: impl for<'f> Fn(&'f mut FabricState, &str) -> Option<&'f mut Heartbeat>,
+) -> Response {
+    guarded(shared, headers, |world| {
+        let age: HeartbeatAge = parse(body)?;
         let now = world.now();
         for fabric in &mut world.fabrics {
-            if let Some((index, _)) = fabric.master_target(&id) {
-                let beat = &mut fabric.master_target_heartbeats[index];
+            if let Some(beat) = find(fabric, id) {
                 beat.last = now - sim_delta(age.age_s as f64);
                 return Ok(json!({"lastHeartbeat": arm_time(beat.last)}));
             }
@@ -206,7 +222,7 @@ async fn master_target_heartbeat(
         Err(admin_error(
             StatusCode::NOT_FOUND,
             "NotFound",
-            format!("no master target '{id}'"),
+            format!("no {what} '{id}'"),
         ))
     })
 }
