@@ -280,13 +280,11 @@ fn handle(
                 .ok_or_else(|| not_found("Operation", names[1]))?;
             ok(jobs::operation_status(&world, job))
         }
-        ["replicationrecoveryplans"] if get => page(
-            world
-                .plans
-                .iter()
-                .map(|p| shapes::recovery_plan(&world, p))
-                .collect(),
-        ),
+        ["replicationrecoveryplans"] if get => {
+            paged(shared, uri, &query, world.plans.iter().collect(), |p| {
+                shapes::recovery_plan(&world, p)
+            })
+        }
         ["replicationrecoveryplans", _] if get => {
             let plan = world
                 .plan(names[1])
@@ -299,26 +297,23 @@ fn handle(
                 .ok_or_else(|| not_found("RecoveryPlan", names[1]))?;
             Err(plan_reprotect_refused(&plan.name))
         }
-        ["replicationpolicies"] if get => page(
-            world
-                .policies
-                .iter()
-                .map(|p| shapes::policy(&world, p))
-                .collect(),
-        ),
+        ["replicationpolicies"] if get => {
+            paged(shared, uri, &query, world.policies.iter().collect(), |p| {
+                shapes::policy(&world, p)
+            })
+        }
         ["replicationpolicies", _] if get => {
             let policy = world
                 .policy(names[1])
                 .ok_or_else(|| not_found("ReplicationPolicy", names[1]))?;
             ok(shapes::policy(&world, policy))
         }
-        ["replicationjobs"] if get => page(
-            world
-                .jobs
-                .iter()
-                .rev()
-                .map(|j| jobs::job(&world, j))
-                .collect(),
+        ["replicationjobs"] if get => paged(
+            shared,
+            uri,
+            &query,
+            world.jobs.iter().rev().collect(),
+            |j| jobs::job(&world, j),
         ),
         ["replicationjobs", _] if get => {
             let job = world
