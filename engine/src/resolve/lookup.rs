@@ -62,6 +62,8 @@ pub(super) struct VcenterIndex<'a> {
     vms_by_name: HashMap<&'a str, Vec<&'a VirtualMachine>>,
     vms_by_lower_name: HashMap<String, Vec<&'a VirtualMachine>>,
     datastores_by_name: HashMap<&'a str, Vec<&'a Datastore>>,
+    /// Hosts or VMs refer to datastores that discovery did not return.
+    hides_datastores: bool,
 }
 
 fn push<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, Vec<V>>, key: K, value: V) {
@@ -105,6 +107,7 @@ impl<'a> Indexes<'a> {
                         datastore,
                     );
                 }
+                index.hides_datastores = hides_datastores(inventory);
                 (inventory as *const VcenterInventory, index)
             })
             .collect();
@@ -270,7 +273,7 @@ impl<'a> VcenterIndex<'a> {
             )),
             // A datastore that VMs or hosts use but discovery did not return was hidden
             // from the discovery user (FB101): its absence proves nothing.
-            _ if hides_datastores(inventory) => Err(Unresolved::new(
+            _ if self.hides_datastores => Err(Unresolved::new(
                 UnresolvedKind::Unknown,
                 format!(
                     "vCenter {} did not show every datastore to the discovery user, so \
