@@ -1,0 +1,191 @@
+//! Every example planned end to end: both simulators serve the example's estate, the
+//! real `failback` binary plans it (text, `--json`, `--markdown`), saves the plan and
+//! shows the saved file in the three renderings. The renderings are pinned, `show`
+//! must say exactly what `plan` said, the exit codes follow `--detailed-exitcode`,
+//! and no secret reaches any output or the saved plan.
+//!
+//! One simulator world per example serves all of its commands: a vCenter start costs
+//! about a second on a shared machine.
+
+mod support {
+    pub mod json_schema;
+    pub mod normalise;
+    pub mod sim;
+}
+
+use support::json_schema::validate;
+use support::normalise::normalise;
+use support::sim::{Run, SimWorld};
+
+/// The saved plan's name inside the example's copy.
+const PLAN_FILE: &str = "failback.plan";
+
+fn schema() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../docs/plan-json.schema.json"))
+        .expect("the schema is valid JSON")
+}
+
+/// What one example's commands printed, normalised.
+struct Outputs {
+    human: String,
+    json: String,
+    markdown: String,
+    /// `show`'s text and Markdown, when they differ from `plan`'s (a saved plan has
+    /// no configuration text, so its findings name file:line instead of a snippet).
+    shown_human: Option<String>,
+    shown_markdown: Option<String>,
+}
+
+/// Runs `args` and asserts its exit code.
+fn run_expecting(world: &SimWorld, args: &[&str], code: i32) -> Run {
+    let run = world.run(args);
+    assert_eq!(
+        run.code,
+        Some(code),
+        "failback {}: {}",
+        args.join(" "),
+        run.text()
+    );
+    run
+}
+
+fn assert_no_secret(world: &SimWorld, what: &str, text: &str) {
+    for (name, value) in &world.vars {
+        if name == "vsphere_password" || name == "asr_token" {
+            assert!(!value.is_empty(), "{name} is set for the test");
+            assert!(
+                !text.contains(value.as_str()),
+                "{what} shows the value of {name}:\n{text}"
+            );
+        }
+    }
+}
+
+/// A rendering split into what never shows configuration text and what may (the
+/// findings with their HCL snippets): `(rest, findings)`.
+fn split_findings(text: &str) -> (String, String) {
+    if let Some(start) = text.find("<details>") {
+        // Markdown: the full plan inside <details> is the text rendering.
+        let end = text[start..]
+            .find("</details>")
+            .map_or(text.len(), |end| start + end);
+        let rest = format!("{}{}", &text[..start], &text[end..]);
+        return (rest, text[start..end].to_owned());
+    }
+    match text.find("\nFindings:\n") {
+        Some(start) => (text[..start].to_owned(), text[start..].to_owned()),
+        None => (text.to_owned(), String::new()),
+    }
+}
+
+/// The rule ids a rendering's findings name, in order.
+fn finding_rules(findings: &str) -> Vec<&str> {
+    findings
+        .lines()
+        .filter(|line| line.len() == 5 && line.starts_with("FB"))
+        .collect()
+}
+
+/// Plans `example` three ways, saves it, shows it three ways; returns the
+/// renderings after checking show's against plan's.
+fn plan_and_show(example: &str) -> Outputs {
+    let world = SimWorld::start(example, |_| {});
+    let dir = world.dir.path().to_path_buf();
+    let norm = |text: &str| normalise(text, Some(&dir));
+
+    let human = run_expecting(&world, &["plan", "--detailed-exitcode"], 2);
+    let json = run_expecting(&world, &["plan", "--json", "--detailed-exitcode"], 2);
+    // Without --detailed-exitcode a plan with changes succeeds.
+    let markdown = run_expecting(&world, &["plan", "--markdown", "--out", PLAN_FILE], 0);
+    for (what, run) in [
+        ("plan", &human),
+        ("plan --json", &json),
+        ("plan --markdown --out", &markdown),
+    ] {
+        assert_no_secret(&world, &format!("{what} stdout"), &run.stdout);
+        assert_no_secret(&world, &format!("{what} stderr"), &run.stderr);
+    }
+    assert!(
+        markdown
+            .stderr
+            .contains(&format!("Saved the plan to {PLAN_FILE}")),
+        "{}",
+        markdown.text()
+    );
+    let saved = std::fs::read_to_string(dir.join(PLAN_FILE)).expect("the saved plan");
+    assert_no_secret(&world, "the saved plan", &saved);
+
+    let rendered: serde_json::Value =
+        serde_json::from_str(&json.stdout).expect("plan --json prints JSON");
+    let errors = validate(&schema(), &rendered);
+    assert!(errors.is_empty(), "{example}: {errors:#?}");
+
+    let mut outputs = Outputs {
+        human: norm(&human.stdout),
+        json: norm(&json.stdout),
+        markdown: norm(&markdown.stdout),
+        shown_human: None,
+        shown_markdown: None,
+    };
+    for (args, planned) in [
+        (vec!["show", PLAN_FILE], &outputs.human),
+        (vec!["show", "--json", PLAN_FILE], &outputs.json),
+        (vec!["show", "--markdown", PLAN_FILE], &outputs.markdown),
+    ] {
+        let shown = run_expecting(&world, &args, 0);
+        assert_no_secret(&world, &args.join(" "), &shown.stdout);
+        assert_no_secret(&world, &args.join(" "), &shown.stderr);
+        let shown = norm(&shown.stdout);
+        if &shown == planned {
+            continue;
+        }
+        let what = format!("{example}: `failback {}`", args.join(" "));
+        assert!(args[1] != "--json", "{what} differs from plan --json");
+        let (shown_rest, shown_findings) = split_findings(&shown);
+        let (planned_rest, planned_findings) = split_findings(planned);
+        assert_eq!(
+            shown_rest, planned_rest,
+            "{what} differs from what plan printed"
+        );
+        assert_eq!(
+            finding_rules(&shown_findings),
+            finding_rules(&planned_findings),
+            "{what} shows other findings than plan"
+        );
+        if args[1] == "--markdown" {
+            outputs.shown_markdown = Some(shown);
+        } else {
+            outputs.shown_human = Some(shown);
+        }
+    }
+    outputs
+}
+
+fn pin(example: &str) {
+    let outputs = plan_and_show(example);
+    let name = example.replace('-', "_");
+    insta::assert_snapshot!(format!("{name}__human"), outputs.human);
+    insta::assert_snapshot!(format!("{name}__json"), outputs.json);
+    insta::assert_snapshot!(format!("{name}__markdown"), outputs.markdown);
+    if let Some(shown) = outputs.shown_human {
+        insta::assert_snapshot!(format!("{name}__show_human"), shown);
+    }
+    if let Some(shown) = outputs.shown_markdown {
+        insta::assert_snapshot!(format!("{name}__show_markdown"), shown);
+    }
+}
+
+#[test]
+fn basic() {
+    pin("basic");
+}
+
+#[test]
+fn recovery_plan() {
+    pin("recovery-plan");
+}
+
+#[test]
+fn for_each() {
+    pin("for-each");
+}
