@@ -1,8 +1,11 @@
 //! Every example planned end to end: both simulators serve the example's estate, the
-//! real `failback` binary plans it (text, `--json`, `--markdown`), saves the plan and
-//! shows the saved file in the three renderings. The renderings are pinned, `show`
-//! must say exactly what `plan` said, the exit codes follow `--detailed-exitcode`,
-//! and no secret reaches any output or the saved plan.
+//! real `failback` binary plans it (text, `--json`, `--markdown` with and without
+//! `--out`), saves the plan and shows the saved file in the three renderings. The
+//! renderings are pinned, `show` must say exactly what `plan` said (a saved plan
+//! keeps no HCL text: its findings name file:line instead of a snippet, and that part
+//! is pinned separately), the exit codes follow `--detailed-exitcode`, the JSON
+//! matches docs/plan-json.schema.json, and no secret reaches any output or the
+//! saved plan.
 //!
 //! One simulator world per example serves all of its commands: a vCenter start costs
 //! about a second on a shared machine.
@@ -114,6 +117,30 @@ fn plan_and_show(example: &str) -> Outputs {
     );
     let saved = std::fs::read_to_string(dir.join(PLAN_FILE)).expect("the saved plan");
     assert_no_secret(&world, "the saved plan", &saved);
+    // The secrets are in the saved configuration, redacted (not merely left out).
+    assert!(saved.contains("(sensitive value)"), "{saved}");
+
+    // Unsaved, the comment says how to save what was reviewed instead of how to
+    // apply the saved file; the rest is the same.
+    let unsaved = run_expecting(&world, &["plan", "--markdown", "--detailed-exitcode"], 2);
+    assert_no_secret(&world, "plan --markdown", &unsaved.stdout);
+    let unsaved = norm(&unsaved.stdout);
+    let (body, footer) = unsaved
+        .split_once(":arrow_forward:")
+        .expect("a plan with changes tells how to apply it");
+    assert_eq!(
+        footer,
+        " To **apply** what was reviewed, save the plan and apply that file:\n\n```sh\n\
+         failback -C DIR plan --out failback.plan\nfailback -C DIR apply failback.plan\n```\n"
+    );
+    assert_eq!(
+        markdown
+            .stdout
+            .split_once(":arrow_forward:")
+            .map(|(body, _)| norm(body)),
+        Some(body.to_owned()),
+        "{example}: plan --markdown with and without --out differ before the footer"
+    );
 
     let rendered: serde_json::Value =
         serde_json::from_str(&json.stdout).expect("plan --json prints JSON");
