@@ -216,3 +216,21 @@ fn recovery_plan() {
 fn for_each() {
     pin("for-each");
 }
+
+#[test]
+fn findings_are_split_from_text_and_markdown_renderings() {
+    let text = "Plan: 1\n\n  + a\n\nFindings:\n\nFB128\n\n  ☞ x\n";
+    let (rest, findings) = split_findings(text);
+    assert_eq!(rest, "Plan: 1\n\n  + a\n");
+    assert_eq!(finding_rules(&findings), ["FB128"]);
+
+    let markdown = "## head\n<details>\nFindings:\n\nFB103\n</details>\n\nfooter\n";
+    let (rest, findings) = split_findings(markdown);
+    assert_eq!(rest, "## head\n</details>\n\nfooter\n");
+    assert_eq!(finding_rules(&findings), ["FB103"]);
+
+    assert_eq!(
+        split_findings("Plan: 0\n"),
+        ("Plan: 0\n".to_owned(), String::new())
+    );
+}
