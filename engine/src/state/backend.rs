@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::model::{SecretInState, State};
 
-/// Where a state is stored. Implementations: [`super::LocalBackend`]; an Azure blob
-/// backend (lease-based locking) is planned behind the same trait.
+/// Where a state is stored. Implementations: [`super::LocalBackend`] and
+/// [`super::AzureBlobBackend`] (a blob, locked with a lease).
 pub trait StateBackend: Send + Sync + fmt::Debug {
     /// A short description for messages, e.g. `local file ./failback.state.json`.
     fn describe(&self) -> String;
@@ -217,6 +217,16 @@ pub enum StateError {
     Encode(#[from] serde_json::Error),
     #[error("the {0} state backend is not available in this build; use `state \"local\"` for now")]
     BackendUnavailable(&'static str),
+    /// A remote backend's service refused or did not answer.
+    #[error("cannot {action} {location}: {reason}")]
+    Remote {
+        action: &'static str,
+        location: String,
+        reason: String,
+    },
+    /// A backend's settings cannot work (what is wrong and what to set instead).
+    #[error("{0}")]
+    BackendConfig(String),
 }
 
 #[cfg(test)]

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 use super::atomic;
 use super::backend::{HeldLock, LockGuard, LockInfo, StateBackend, StateError};
-use super::model::{FORMAT_VERSION, State};
+use super::checks::{check_succession, parse_state};
+use super::model::State;
 
 /// The default state file name, in the configuration directory.
 pub const DEFAULT_STATE_FILE: &str = "failback.state.json";
@@ -185,18 +186,7 @@ impl StateBackend for LocalBackend {
         let previous = self.read_bytes()?;
         if let Some(bytes) = &previous {
             let stored = parse_state(&self.path, bytes)?;
-            if stored.lineage != state.lineage {
-                return Err(StateError::LineageMismatch {
-                    stored: stored.lineage,
-                    writing: state.lineage,
-                });
-            }
-            if state.serial <= stored.serial {
-                return Err(StateError::StaleSerial {
-                    stored: stored.serial,
-                    writing: state.serial,
-                });
-            }
+            check_succession(&stored, state)?;
             atomic::write_atomically(&self.backup_path, bytes, atomic::owner_only())
                 .map_err(self.io_error("write", &self.backup_path))?;
         }
@@ -269,46 +259,6 @@ impl StateBackend for LocalBackend {
         fs::remove_file(&self.lock_path).map_err(self.io_error("remove", &self.lock_path))?;
         Ok(holder)
     }
-}
-
-/// Checks that `bytes` are a failback state this build reads, and decodes them.
-fn parse_state(path: &Path, bytes: &[u8]) -> Result<State, StateError> {
-    let corrupt = |reason: String| StateError::Corrupt {
-        path: path.to_owned(),
-        reason,
-    };
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(corrupt("the file is empty".to_owned()));
-    }
-    let value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|err| corrupt(format!("not JSON: {err}")))?;
-    let Some(object) = value.as_object() else {
-        return Err(corrupt("not a JSON object".to_owned()));
-    };
-    let Some(found) = object.get("format_version").and_then(|v| v.as_u64()) else {
-        return Err(corrupt("it has no format_version".to_owned()));
-    };
-    if found != u64::from(FORMAT_VERSION) {
-        return Err(StateError::UnsupportedFormat {
-            path: path.to_owned(),
-            found,
-            supported: FORMAT_VERSION,
-            tool_version: object
-                .get("tool_version")
-                .and_then(|v| v.as_str())
-                .unwrap_or("unknown")
-                .to_owned(),
-        });
-    }
-    let lineage = object.get("lineage").and_then(|v| v.as_str());
-    if lineage
-        .and_then(|text| Uuid::parse_str(text).ok())
-        .is_none()
-    {
-        return Err(corrupt("it has no valid lineage".to_owned()));
-    }
-    serde_path_to_error::deserialize(&value)
-        .map_err(|err| corrupt(format!("at `{}`: {}", err.path(), err.inner())))
 }
 
 fn open_lock_file(path: &Path) -> std::io::Result<File> {

@@ -2,18 +2,23 @@
 //! against two histories or two writers mixing, and the backends that store and lock
 //! it. Never holds a secret (see [`model`] for the contract and its check).
 //!
-//! [`model`] is plain data; [`StateBackend`] is where it lives. Only
-//! [`LocalBackend`] exists today; an Azure blob backend (lease-based locking) will
-//! implement the same trait. Configuration picks the backend through
+//! [`model`] is plain data; [`StateBackend`] is where it lives: a local file
+//! ([`LocalBackend`]) or an Azure Storage blob locked with a lease
+//! ([`AzureBlobBackend`]). Configuration picks the backend through
 //! [`open_backend`].
 
 pub mod atomic;
+mod azurerm;
+mod azurerm_blob;
 mod backend;
+mod checks;
 mod local;
 pub mod model;
+mod shared_key;
 
 use std::path::Path;
 
+pub use self::azurerm::{AzureBlobBackend, AzureBlobLocation};
 pub use self::backend::{HeldLock, LockGuard, LockInfo, Operation, StateBackend, StateError};
 pub use self::local::{DEFAULT_STATE_FILE, LocalBackend};
 pub use self::model::{FORMAT_VERSION, Outcome, RemoteId, ResourceState, State};
@@ -21,7 +26,8 @@ pub use self::model::{FORMAT_VERSION, Outcome, RemoteId, ResourceState, State};
 use crate::config::model::StateBackend as StateBackendConfig;
 
 /// The backend a configuration's `failback { state ... }` block asks for; a relative
-/// local path is relative to `config_dir`.
+/// local path is relative to `config_dir`. The azurerm backend reads its credentials
+/// from the process environment when the block has no `access_key`.
 pub fn open_backend(
     config: &StateBackendConfig,
     config_dir: &Path,
@@ -30,7 +36,24 @@ pub fn open_backend(
         StateBackendConfig::Local { path } => {
             Ok(Box::new(LocalBackend::new(config_dir.join(path))))
         }
-        StateBackendConfig::Azurerm { .. } => Err(StateError::BackendUnavailable("azurerm")),
+        StateBackendConfig::Azurerm {
+            storage_account_name,
+            container_name,
+            key,
+            endpoint,
+            access_key,
+        } => {
+            let location = AzureBlobLocation {
+                storage_account_name: storage_account_name.clone(),
+                container_name: container_name.clone(),
+                key: key.clone(),
+                endpoint: endpoint.clone(),
+            };
+            let access_key = access_key.as_ref().map(|key| key.expose().as_str());
+            let backend =
+                AzureBlobBackend::open(location, access_key, |name| std::env::var(name).ok())?;
+            Ok(Box::new(backend))
+        }
     }
 }
 
