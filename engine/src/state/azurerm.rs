@@ -662,3 +662,7 @@ mod tests {
         assert!(decode_lock_info(&BASE64.encode(b"{}")).is_err());
     }
 }
+
+#[cfg(test)]
+#[path = "azurerm_tests.rs"]
+mod azurite_tests;

@@ -203,9 +203,13 @@ impl Transport {
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);
         }
-        // A PUT without a body still states its length: the service asks for it.
         let body = request.body.clone().unwrap_or_default();
-        if request.method == Method::PUT || !body.is_empty() {
+        if body.is_empty() && request.method == Method::PUT {
+            // The service wants the length of every PUT (411 without it), and the
+            // HTTP client leaves it out for an empty body.
+            builder = builder.header(reqwest::header::CONTENT_LENGTH, "0");
+        }
+        if !body.is_empty() {
             builder = builder.body(body);
         }
         let mut built = builder
@@ -283,7 +287,14 @@ fn without_url(err: reqwest::Error) -> String {
 fn error_message(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let Some(start) = text.find("<Message>") else {
-        return String::new();
+        // Not the service's XML (a proxy, an emulator's own page): its first line.
+        return text
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
     };
     let rest = &text[start + "<Message>".len()..];
     let end = rest.find("</Message>").unwrap_or(rest.len());
