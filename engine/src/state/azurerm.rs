@@ -226,7 +226,13 @@ impl AzureBlobBackend {
             .header("x-ms-proposed-lease-id", lease_id.clone());
         match self.client.send(acquire) {
             Ok(_) => {}
-            Err(err) if err.is_code("LeaseAlreadyPresent") => return Ok(None),
+            // Held, or being broken by someone: wait like for any holder.
+            Err(err)
+                if err.is_code("LeaseAlreadyPresent")
+                    || err.is_code("LeaseIsBreakingAndCannotBeAcquired") =>
+            {
+                return Ok(None);
+            }
             Err(err) => return Err(self.remote_error("lease", err)),
         }
         let held = AzureLease {
@@ -545,7 +551,7 @@ fn identity_auth(lookup: &impl Fn(&str) -> Option<String>) -> Result<BlobAuth, S
     }
     let credential: Arc<dyn TokenCredential> =
         DeveloperToolsCredential::new(None).map_err(credential_error)?;
-    Ok(BlobAuth::token(credential, "Azure CLI"))
+    Ok(BlobAuth::token(credential, "developer tools (az, azd)"))
 }
 
 fn encode_lock_info(info: &LockInfo) -> Result<String, StateError> {
@@ -632,6 +638,41 @@ mod tests {
             matches!(&err, Err(text) if text.contains("not valid base64") && !text.contains("not-a-key")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn without_a_key_the_identity_comes_from_arm_variables() {
+        let https = location(None, "k");
+        let open = |vars: &'static [(&'static str, &'static str)]| {
+            AzureBlobBackend::open(https.clone(), None, move |name| {
+                vars.iter()
+                    .find(|(var, _)| *var == name)
+                    .map(|(_, value)| (*value).to_owned())
+            })
+        };
+        let kind = |backend: Result<AzureBlobBackend, StateError>| match backend {
+            Ok(backend) => backend.client.auth().describe(),
+            Err(err) => panic!("{err}"),
+        };
+        assert_eq!(kind(open(&[])), "developer tools (az, azd)");
+        assert_eq!(kind(open(&[("ARM_USE_MSI", "true")])), "managed identity");
+        assert_eq!(
+            kind(open(&[
+                ("ARM_CLIENT_ID", "00000000-0000-0000-0000-000000000001"),
+                ("ARM_CLIENT_SECRET", "client-secret-value"),
+                ("ARM_TENANT_ID", "00000000-0000-0000-0000-000000000002"),
+            ])),
+            "client secret"
+        );
+        assert_eq!(kind(open(&[("ARM_ACCESS_KEY", "a2V5")])), "access key");
+        match open(&[("ARM_CLIENT_SECRET", "client-secret-value")]) {
+            Err(err) => {
+                let text = err.to_string();
+                assert!(text.contains("ARM_TENANT_ID"), "{text}");
+                assert!(!text.contains("client-secret-value"), "{text}");
+            }
+            Ok(_) => panic!("a client secret without ids was accepted"),
+        }
     }
 
     #[test]

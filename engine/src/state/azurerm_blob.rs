@@ -41,7 +41,7 @@ pub(crate) enum BlobAuth {
     SharedKey(SharedKey),
     Token {
         credential: Arc<dyn TokenCredential>,
-        /// A short name for messages: `Azure CLI`, `client secret`, ...
+        /// A short name for messages: `client secret`, `managed identity`, ...
         kind: &'static str,
         cached: Mutex<Option<(String, OffsetDateTime)>>,
     },
