@@ -170,7 +170,7 @@ pub enum StateError {
         source: std::io::Error,
     },
     #[error(
-        "{} is not a failback state file ({reason}); it was left untouched. Move it away or point --state at the right file",
+        "{} is not a failback state file ({reason}); it was left untouched. Move it away, or point the configuration's state block (or --state) at the right state",
         path.display()
     )]
     Corrupt { path: PathBuf, reason: String },
