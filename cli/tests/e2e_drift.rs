@@ -97,3 +97,54 @@ fn drift_before_any_apply_is_clean() {
     let drift = world.run(&["drift"]);
     assert_eq!(drift.code, Some(0), "{}", drift.text());
 }
+
+/// The basic example with a master target that needed both VM fixes at the first
+/// apply: a snapshot to remove and disk.EnableUUID to set (the configuration opts in
+/// to both), applied; drift is clean afterwards.
+fn applied_world_with_fixes() -> SimWorld {
+    let world = SimWorld::start("basic", |estate| {
+        for vm in estate["vcenter"]["vms"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if vm["name"] == "mt-lnx-01" {
+                vm["extra_config"] = serde_json::json!({"disk.EnableUUID": "FALSE"});
+                vm["snapshots"] = serde_json::json!(["before-upgrade"]);
+            }
+        }
+    });
+    let main = world.dir.path().join("main.hcl");
+    let text = std::fs::read_to_string(&main).expect("the example's main.hcl");
+    let opted_in = text.replace(
+        "  ensure_disk_enable_uuid = true\n",
+        "  ensure_disk_enable_uuid = true\n  remove_snapshots        = true\n",
+    );
+    assert_ne!(opted_in, text, "the master target block opts in to fixes");
+    std::fs::write(&main, opted_in).expect("write main.hcl");
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    let drift = world.run(&["drift"]);
+    assert_eq!(drift.code, Some(0), "{}", drift.text());
+    world
+}
+
+#[test]
+fn a_snapshot_back_on_the_master_target_is_drift() {
+    let world = applied_world_with_fixes();
+    world.vcenter_create_snapshot("mt-lnx-01", "pre-patch");
+    let drift = world.run(&["drift"]);
+    eprintln!("{}", drift.text());
+    let drift = world.run(&["drift", "--json"]);
+    eprintln!("{}", drift.text());
+    assert_eq!(drift.code, Some(2), "{}", drift.text());
+}
+
+#[test]
+fn disk_enable_uuid_reset_on_the_master_target_is_drift() {
+    let world = applied_world_with_fixes();
+    world.vcenter_set_extra_config("mt-lnx-01", "disk.EnableUUID", "FALSE");
+    let drift = world.run(&["drift"]);
+    eprintln!("{}", drift.text());
+    assert_eq!(drift.code, Some(2), "{}", drift.text());
+}
