@@ -29,10 +29,20 @@ fn kinds(report: &serde_json::Value) -> Vec<String> {
         .map(|items| {
             items
                 .iter()
-                .map(|item| format!("{} {}", item["kind"], item["rule"]))
+                .map(|item| format!("{} {} {}", item["kind"], item["change"], item["rule"]))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The one item of the report about `address` with `change`.
+fn item<'r>(report: &'r serde_json::Value, address: &str, change: &str) -> &'r serde_json::Value {
+    report["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|item| item["address"] == address && item["change"] == change)
+        .unwrap_or_else(|| panic!("no {change} item for {address} in {report:#}"))
 }
 
 #[test]
@@ -45,12 +55,10 @@ fn an_item_no_longer_protected_is_drift() {
     );
     let report = drift_json(&world);
     assert_eq!(report["drift"], true);
-    assert!(
-        kinds(&report)
-            .iter()
-            .any(|k| k.contains("no_longer_protected")),
-        "{report}"
-    );
+    let lost = item(&report, "reprotect.web01", "no_longer_protected");
+    assert_eq!(lost["kind"], "no_longer_protected");
+    assert_eq!(lost["object"], "protected item web01-item");
+    assert_eq!(lost["after"], "UnplannedFailoverCommitted");
     let markdown = world.run(&["drift", "--markdown"]);
     assert_eq!(markdown.code, Some(2), "{}", markdown.text());
     assert!(
@@ -70,10 +78,9 @@ fn a_stopped_process_server_heartbeat_is_drift() {
         serde_json::json!({"age_s": 86400}),
     );
     let report = drift_json(&world);
-    assert!(
-        kinds(&report).iter().any(|k| k.contains("rule_violated")),
-        "{report}"
-    );
+    let heartbeat = item(&report, "process_server.azure", "heartbeat_stopped");
+    assert_eq!(heartbeat["rule"], "FB104", "{report:#}");
+    assert_eq!(heartbeat["object"], "process server ps-azure-01");
 }
 
 #[test]
@@ -85,9 +92,17 @@ fn a_critical_process_server_is_drift() {
         serde_json::json!({"message": "The process server cache folder is full."}),
     );
     let report = drift_json(&world);
+    let health = item(&report, "process_server.azure", "health_critical");
+    assert_eq!(health["rule"], "FB104", "{report:#}");
     assert!(
-        kinds(&report).iter().any(|k| k.contains("rule_violated")),
-        "{report}"
+        health["after"]
+            .as_str()
+            .is_some_and(|after| after.contains("The process server cache folder is full.")),
+        "{health:#}"
+    );
+    assert!(
+        kinds(&report).iter().all(|k| k.contains("rule_violated")),
+        "{report:#}"
     );
 }
 
@@ -133,18 +148,152 @@ fn applied_world_with_fixes() -> SimWorld {
 fn a_snapshot_back_on_the_master_target_is_drift() {
     let world = applied_world_with_fixes();
     world.vcenter_create_snapshot("mt-lnx-01", "pre-patch");
+
+    let human = world.run(&["drift"]);
+    assert_eq!(human.code, Some(2), "{}", human.text());
+    for expected in [
+        "! master_target.mt_linux: snapshot came back [FB115]",
+        "master target VM mt-lnx-01: no snapshots -> 1 snapshot(s): pre-patch",
+        "To do: run `failback apply` to remove them again",
+    ] {
+        assert!(
+            human.stdout.contains(expected),
+            "{expected}\n{}",
+            human.text()
+        );
+    }
+
+    // The JSON report, shaped as docs/drift.md documents it.
+    let report = drift_json(&world);
+    assert_eq!(report["format_version"], "1.1");
+    assert_eq!(report["drift"], true);
+    assert_eq!(report["applied_resources"], 3, "{report:#}");
+    let items = report["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "only the snapshot moved: {report:#}");
+    assert_eq!(
+        items[0],
+        serde_json::json!({
+            "address": "master_target.mt_linux",
+            "kind": "fix_undone",
+            "change": "snapshot_returned",
+            "rule": "FB115",
+            "object": "master target VM mt-lnx-01",
+            "before": "no snapshots",
+            "after": "1 snapshot(s): pre-patch",
+            "message": "master target VM mt-lnx-01 has 1 snapshot(s); reprotect fails on a \
+                        VM with snapshots (FB115)",
+            "remediation": "run `failback apply` to remove them again (remove_snapshots = \
+                            true; destructive), and find out who takes snapshots of \
+                            mt-lnx-01 (a backup job?)",
+        })
+    );
+
+    let markdown = world.run(&["drift", "--markdown"]);
+    assert_eq!(markdown.code, Some(2), "{}", markdown.text());
+    assert!(
+        markdown.stdout.contains(
+            "| `master_target.mt_linux` | snapshot came back | FB115 | master target VM \
+             mt-lnx-01 | no snapshots | 1 snapshot(s): pre-patch |"
+        ),
+        "{}",
+        markdown.text()
+    );
+
+    // Apply removes it again, and the drift is gone.
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
     let drift = world.run(&["drift"]);
-    eprintln!("{}", drift.text());
-    let drift = world.run(&["drift", "--json"]);
-    eprintln!("{}", drift.text());
-    assert_eq!(drift.code, Some(2), "{}", drift.text());
+    assert_eq!(drift.code, Some(0), "{}", drift.text());
 }
 
 #[test]
 fn disk_enable_uuid_reset_on_the_master_target_is_drift() {
     let world = applied_world_with_fixes();
     world.vcenter_set_extra_config("mt-lnx-01", "disk.EnableUUID", "FALSE");
-    let drift = world.run(&["drift"]);
-    eprintln!("{}", drift.text());
-    assert_eq!(drift.code, Some(2), "{}", drift.text());
+
+    let human = world.run(&["drift"]);
+    assert_eq!(human.code, Some(2), "{}", human.text());
+    for expected in [
+        "! master_target.mt_linux: disk.EnableUUID reset [FB107]",
+        "master target VM mt-lnx-01: disk.EnableUUID = TRUE -> disk.EnableUUID = FALSE",
+        "To do: run `failback apply` to set disk.EnableUUID = TRUE again",
+    ] {
+        assert!(
+            human.stdout.contains(expected),
+            "{expected}\n{}",
+            human.text()
+        );
+    }
+    let report = drift_json(&world);
+    let reset = item(&report, "master_target.mt_linux", "disk_enable_uuid_reset");
+    assert_eq!(reset["kind"], "fix_undone");
+    assert_eq!(reset["rule"], "FB107");
+    assert_eq!(
+        report["items"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_snapshot_on_a_master_target_that_does_not_opt_in_is_a_violated_rule() {
+    // The basic example does not let apply remove master target snapshots: FB115 is an
+    // error, told as drift with the rule's remedy.
+    let world = applied_world();
+    world.vcenter_create_snapshot("mt-lnx-01", "ad-hoc");
+    let report = drift_json(&world);
+    let snapshot = item(&report, "master_target.mt_linux", "snapshot_returned");
+    assert_eq!(snapshot["kind"], "rule_violated");
+    assert_eq!(snapshot["rule"], "FB115");
+    assert_eq!(snapshot["before"], "no snapshots");
+    assert_eq!(snapshot["after"], "snapshots: ad-hoc");
+    assert!(
+        snapshot["remediation"]
+            .as_str()
+            .is_some_and(|r| r.contains("delete the snapshots in vCenter")),
+        "{snapshot:#}"
+    );
+}
+
+#[test]
+fn critical_replication_health_of_a_reprotected_item_is_drift() {
+    let world = applied_world();
+    world.admin(
+        "PATCH",
+        "/_sim/items/web01-item",
+        serde_json::json!({"replication_health": "Critical"}),
+    );
+    let report = drift_json(&world);
+    let health = item(&report, "reprotect.web01", "health_critical");
+    assert_eq!(health["kind"], "degraded");
+    assert_eq!(health["object"], "protected item web01-item");
+    assert_eq!(health["before"], "replication healthy");
+    assert!(
+        health["after"]
+            .as_str()
+            .is_some_and(|after| after.starts_with("replication health Critical")),
+        "{health:#}"
+    );
+}
+
+#[test]
+fn a_stopped_master_target_heartbeat_is_drift() {
+    let mut world = applied_world();
+    world.stop_heartbeats();
+    world.admin(
+        "POST",
+        "/_sim/master-targets/mt-lnx-01-id/heartbeat",
+        serde_json::json!({"age_s": 86400}),
+    );
+    let report = drift_json(&world);
+    let heartbeat = item(&report, "master_target.mt_linux", "heartbeat_stopped");
+    assert_eq!(heartbeat["kind"], "degraded");
+    assert_eq!(heartbeat["object"], "master target mt-lnx-01");
+    assert_eq!(heartbeat["before"], "heartbeat within 15 minutes");
+    assert!(
+        heartbeat["after"]
+            .as_str()
+            .is_some_and(|after| after.starts_with("last heartbeat ")),
+        "{heartbeat:#}"
+    );
 }
