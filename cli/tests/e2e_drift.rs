@@ -59,6 +59,8 @@ fn an_item_no_longer_protected_is_drift() {
     assert_eq!(lost["kind"], "no_longer_protected");
     assert_eq!(lost["object"], "protected item web01-item");
     assert_eq!(lost["after"], "UnplannedFailoverCommitted");
+    // That it is not ready for reprotect either (FB129) goes without saying.
+    assert_eq!(report["items"].as_array().map(Vec::len), Some(1), "{report:#}");
     let markdown = world.run(&["drift", "--markdown"]);
     assert_eq!(markdown.code, Some(2), "{}", markdown.text());
     assert!(
@@ -296,4 +298,53 @@ fn a_stopped_master_target_heartbeat_is_drift() {
             .is_some_and(|after| after.starts_with("last heartbeat ")),
         "{heartbeat:#}"
     );
+    // The vault's own missing-heartbeat health error is the same news.
+    assert!(
+        !kinds(&report).iter().any(|k| k.contains("health_critical")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_different_master_target_is_drift() {
+    // A second Linux master target on the same configuration server, which someone
+    // reprotects web01 through by hand after failback's apply.
+    let world = SimWorld::start("basic", |estate| {
+        let servers = &mut estate["vault"]["configuration_servers"][0]["master_targets"];
+        let mut second = servers[0].clone();
+        second["id"] = "mt-lnx-02-id".into();
+        second["name"] = "mt-lnx-02".into();
+        second["vm"] = "mt-lnx-02".into();
+        if let Some(servers) = servers.as_array_mut() {
+            servers.push(second);
+        }
+    });
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    let clean = world.run(&["drift"]);
+    assert_eq!(clean.code, Some(0), "{}", clean.text());
+
+    world.admin(
+        "PATCH",
+        "/_sim/items/web01-item",
+        serde_json::json!({"master_target": "mt-lnx-02"}),
+    );
+    let human = world.run(&["drift"]);
+    assert_eq!(human.code, Some(2), "{}", human.text());
+    for expected in [
+        "! reprotect.web01: different master target",
+        "protected item web01-item: master_target = mt-lnx-01 -> master_target = mt-lnx-02",
+        "To do: failback cannot change this in place",
+    ] {
+        assert!(
+            human.stdout.contains(expected),
+            "{expected}\n{}",
+            human.text()
+        );
+    }
+    let report = drift_json(&world);
+    let moved = item(&report, "reprotect.web01", "master_target_changed");
+    assert_eq!(moved["kind"], "values_changed");
+    assert_eq!(moved["before"], "master_target = mt-lnx-01");
+    assert_eq!(moved["after"], "master_target = mt-lnx-02");
 }

@@ -15,6 +15,7 @@ use failback_engine::observe::vault::HealthError;
 use failback_engine::plan::{Plan, PlannedAction, ResourceDrift, kinds};
 use failback_engine::provider::ProviderAction;
 use failback_engine::resolve::{self, Resolution};
+use failback_engine::rules::catalogue::FB129;
 use failback_engine::rules::{
     Finding, HEARTBEAT_TIMEOUT_MINUTES, ReprotectReadiness, Severity, Status, catalogue,
     reprotect_readiness,
@@ -146,11 +147,19 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
         }
     }
     if anything_applied {
+        let lost: BTreeSet<String> = items
+            .iter()
+            .filter(|item| item.change == Change::NoLongerProtected)
+            .map(|item| item.address.clone())
+            .collect();
         for finding in &plan.findings {
             let violated = finding.status == Status::Violated
                 && finding.acknowledged.is_none()
                 && finding.severity != Severity::Advice;
-            if violated {
+            // That an item no longer protected is not ready for reprotect either goes
+            // without saying.
+            let implied = finding.rule == FB129.id && lost.contains(&finding.address.to_string());
+            if violated && !implied {
                 items.push(rule_violated(config, finding));
             }
         }
@@ -345,7 +354,7 @@ fn degraded(
             .replication_health
             .as_deref()
             .is_some_and(|h| h.eq_ignore_ascii_case("Critical"));
-        let errors = error_texts(&item.health_errors);
+        let errors = error_texts(&item.health_errors, false);
         if critical || !errors.is_empty() {
             let mut after = vec![format!(
                 "replication health {}",
@@ -362,7 +371,7 @@ fn degraded(
                 after: after.join("; "),
                 message: format!(
                     "the reverse replication of {} reports critical health",
-                    item.friendly_name
+                    item.name
                 ),
                 remediation: format!(
                     "open {} in the vault and follow its health errors' recommended \
@@ -378,7 +387,8 @@ fn degraded(
         }
         let Ok(server) = &mt.server else { continue };
         let object = format!("master target {}", server.name);
-        if let Some(item) = stale(observed_at, server.last_heartbeat) {
+        let stopped = stale(observed_at, server.last_heartbeat);
+        if let Some(item) = stopped {
             items.push(heartbeat_stopped(
                 &mt.config.address,
                 &object,
@@ -387,7 +397,7 @@ fn degraded(
                  (its services, port 443 and 9443)",
             ));
         }
-        let errors = error_texts(&server.health_errors);
+        let errors = error_texts(&server.health_errors, stopped.is_some());
         if !errors.is_empty() {
             items.push(health_critical(&mt.config.address, &object, errors));
         }
@@ -398,7 +408,8 @@ fn degraded(
         }
         let Ok(fabric) = &cs.fabric else { continue };
         let object = format!("configuration server {}", fabric.friendly_name);
-        if let Some(item) = stale(observed_at, fabric.last_heartbeat) {
+        let stopped = stale(observed_at, fabric.last_heartbeat);
+        if let Some(item) = stopped {
             items.push(heartbeat_stopped(
                 &cs.config.address,
                 &object,
@@ -407,7 +418,7 @@ fn degraded(
                  and outbound port 443)",
             ));
         }
-        let errors = error_texts(&fabric.health_errors);
+        let errors = error_texts(&fabric.health_errors, stopped.is_some());
         if !errors.is_empty() {
             items.push(health_critical(&cs.config.address, &object, errors));
         }
@@ -467,8 +478,9 @@ fn health_critical(address: &Address, object: &str, errors: Vec<String>) -> Drif
     }
 }
 
-/// `CODE: message` of each error-level health error (an error without a level counts).
-fn error_texts(errors: &[HealthError]) -> Vec<String> {
+/// `CODE: message` of each error-level health error (an error without a level counts),
+/// leaving out the missing-heartbeat errors when the stopped heartbeat is told already.
+fn error_texts(errors: &[HealthError], heartbeat_told: bool) -> Vec<String> {
     errors
         .iter()
         .filter(|e| {
@@ -476,6 +488,7 @@ fn error_texts(errors: &[HealthError]) -> Vec<String> {
                 .as_deref()
                 .is_none_or(|l| l.eq_ignore_ascii_case("Error"))
         })
+        .filter(|e| !(heartbeat_told && e.code.to_ascii_lowercase().contains("heartbeat")))
         .map(|e| format!("{}: {}", e.code, e.message))
         .collect()
 }
