@@ -60,7 +60,11 @@ fn an_item_no_longer_protected_is_drift() {
     assert_eq!(lost["object"], "protected item web01-item");
     assert_eq!(lost["after"], "UnplannedFailoverCommitted");
     // That it is not ready for reprotect either (FB129) goes without saying.
-    assert_eq!(report["items"].as_array().map(Vec::len), Some(1), "{report:#}");
+    assert_eq!(
+        report["items"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
     let markdown = world.run(&["drift", "--markdown"]);
     assert_eq!(markdown.code, Some(2), "{}", markdown.text());
     assert!(
@@ -115,6 +119,18 @@ fn drift_before_any_apply_is_clean() {
     assert_eq!(drift.code, Some(0), "{}", drift.text());
 }
 
+/// The example report of docs/drift.md (its one `json` block).
+fn documented_json_report() -> serde_json::Value {
+    let path = support::sim::workspace_root().join("docs").join("drift.md");
+    let text = std::fs::read_to_string(&path).expect("docs/drift.md");
+    let block = text
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("docs/drift.md has a json block");
+    serde_json::from_str(block).expect("the documented report is JSON")
+}
+
 /// The basic example with a master target that needed both VM fixes at the first
 /// apply: a snapshot to remove and disk.EnableUUID to set (the configuration opts in
 /// to both), applied; drift is clean afterwards.
@@ -165,8 +181,13 @@ fn a_snapshot_back_on_the_master_target_is_drift() {
         );
     }
 
-    // The JSON report, shaped as docs/drift.md documents it.
+    // The JSON report is the one docs/drift.md shows.
     let report = drift_json(&world);
+    assert_eq!(
+        report,
+        documented_json_report(),
+        "docs/drift.md is out of date"
+    );
     assert_eq!(report["format_version"], "1.1");
     assert_eq!(report["drift"], true);
     assert_eq!(report["applied_resources"], 3, "{report:#}");
