@@ -367,6 +367,101 @@ mod tests {
         assert_eq!(drift_of(&world, &State::new("test")), Vec::new());
     }
 
+    #[test]
+    fn violated_rules_after_an_apply_say_what_changed_and_others_are_not_drift() {
+        use failback_engine::rules::Severity;
+        let heartbeat = "last heartbeat 2026-11-26T08:00:00+00:00";
+        let world = worlds::WorldBuilder::new()
+            .machine(worlds::Machine::new(
+                "web01",
+                worlds::ItemState::ReprotectedAsDeclared,
+            ))
+            .finding(
+                "FB104",
+                Severity::Error,
+                "process_server.ps_azure",
+                "process server ps-azure-01 last reached the configuration server 90 minutes \
+                 before discovery",
+                Some(heartbeat),
+                "check the process server's services",
+                None,
+            )
+            .finding(
+                "FB113",
+                Severity::Error,
+                "master_target.mt_linux",
+                "VMware Tools do not run on master target VM mt-linux-01",
+                Some("guest.toolsRunningStatus = guestToolsNotRunning"),
+                "start VMware Tools on mt-linux-01",
+                None,
+            )
+            // Not drift: advice, a rule that could not be checked, an acknowledged one.
+            .finding(
+                "FB123",
+                Severity::Advice,
+                "reprotect.web01",
+                "web01 had a static IP address",
+                None,
+                "set it again",
+                None,
+            )
+            .finding(
+                "FB108",
+                Severity::Warning,
+                "master_target.mt_linux",
+                "could not check",
+                None,
+                "check by hand",
+                Some("datastore cluster not discovered"),
+            )
+            .finding(
+                "FB128",
+                Severity::Warning,
+                "reprotect.web01",
+                "VM web01 is powered on",
+                Some("poweredOn"),
+                "power it off",
+                None,
+            )
+            .acknowledge("web01", "FB128", "powered on by the change runbook")
+            .build();
+        let state = state_with(&["reprotect.web01"], Outcome::Applied);
+        let items = drift_of(&world, &state);
+        let told: Vec<(&str, Change, Option<&str>)> = items
+            .iter()
+            .map(|i| (i.address.as_str(), i.change, i.rule.as_deref()))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (
+                    "master_target.mt_linux",
+                    Change::RuleViolated,
+                    Some("FB113")
+                ),
+                (
+                    "process_server.ps_azure",
+                    Change::HeartbeatStopped,
+                    Some("FB104")
+                ),
+            ],
+            "{items:#?}"
+        );
+        assert_eq!(items[0].object, "master target VM mt-linux-01");
+        assert_eq!(
+            items[0].before,
+            "held: VMware Tools run on the master target"
+        );
+        assert_eq!(
+            items[0].after,
+            "guest.toolsRunningStatus = guestToolsNotRunning"
+        );
+        assert_eq!(items[0].remediation, "start VMware Tools on mt-linux-01");
+        assert_eq!(items[1].object, "process server ps-azure-01");
+        assert_eq!(items[1].before, "heartbeat within 15 minutes");
+        assert_eq!(items[1].after, heartbeat);
+    }
+
     fn sample() -> Vec<DriftItem> {
         vec![DriftItem {
             address: "master_target.mt_linux".to_owned(),
