@@ -31,12 +31,15 @@ pub const DRIFT_FORMAT_VERSION: &str = "1.1";
 /// protected, health turned critical, snapshots back on a master target, heartbeats
 /// stopped, disk.EnableUUID reset, a different master target.
 ///
+/// Each change names the object, how failback left it, what is there now and what to
+/// do. Only what failback applied (the state) can drift; it never writes state.
+///
 /// Exit codes: 0 no drift, 2 drift, 1 error.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub config: crate::commands::config_args::ConfigArgs,
-    /// Print the report as JSON.
+    /// Print the report as JSON (one line; the fields are in docs/drift.md).
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
     /// Print the report as Markdown (an issue or chat message).
