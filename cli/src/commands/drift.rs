@@ -277,7 +277,29 @@ mod tests {
     #[test]
     fn snapshots_back_after_an_apply_are_a_snapshot_that_came_back() {
         let world = worlds::destructive_snapshots();
-        let state = state_with(&["reprotect.other"], Outcome::Applied);
+        let plan = world.plan();
+        let removal = plan
+            .actions
+            .iter()
+            .find(|action| action.kind == kinds::REMOVE_SNAPSHOTS)
+            .expect("the world plans a snapshot removal");
+        // Another reprotect applied says nothing about this VM: its reprotect is still
+        // to do, and what it needs is the plan's business.
+        let other = state_with(&["reprotect.other"], Outcome::Applied);
+        assert_eq!(drift_of(&world, &other), Vec::new());
+        // The removal applied, and snapshots are there again: drift.
+        let mut state = State::new("test");
+        state
+            .upsert(ResourceState {
+                address: removal.id.clone(),
+                kind: kinds::REMOVE_SNAPSHOTS.to_owned(),
+                inputs: removal.after.clone(),
+                outcome: Outcome::Applied,
+                remote_ids: Vec::new(),
+                started_at: Utc::now(),
+                finished_at: Some(Utc::now()),
+            })
+            .expect("no secret");
         let items = drift_of(&world, &state);
         let snapshot = items
             .iter()

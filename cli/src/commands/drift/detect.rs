@@ -104,17 +104,30 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
             .get(key)
             .is_some_and(|resource| resource.outcome == Outcome::Applied)
     };
-    // Once failback applied anything, a fix or a rule that fails again means someone
-    // undid it (or the estate moved under it).
-    let anything_applied = !state.resources.is_empty();
+    // Once failback applied anything, a fix or a rule on what the reprotects share
+    // (master targets, servers, vCenter) that fails again means someone undid it (or
+    // the estate moved under it). What belongs to one reprotect counts only when that
+    // reprotect, or the fix itself, was applied: before that it is a plan's business.
+    let anything_applied = state
+        .resources
+        .values()
+        .any(|resource| resource.outcome == Outcome::Applied);
+    let counts = |address: &Address, key: Option<&str>| {
+        if address.kind == "reprotect" {
+            applied(&address.to_string()) || key.is_some_and(applied)
+        } else {
+            anything_applied
+        }
+    };
     let resolution = resolve::resolve(config, &plan.observed);
     let mut items = Vec::new();
     for action in &plan.actions {
-        if action.kind == kinds::REPROTECT && applied(&state_key(action)) {
+        let key = state_key(action);
+        if action.kind == kinds::REPROTECT && applied(&key) {
             items.push(reprotect_needed_again(config, action));
         } else if action.kind != kinds::REPROTECT
             && action.kind != kinds::WAIT_FOR_AGENT
-            && anything_applied
+            && counts(&action.address, Some(&key))
         {
             items.push(fix_needed_again(action));
         }
@@ -155,7 +168,8 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
         for finding in &plan.findings {
             let violated = finding.status == Status::Violated
                 && finding.acknowledged.is_none()
-                && finding.severity != Severity::Advice;
+                && finding.severity != Severity::Advice
+                && counts(&finding.address, None);
             // That an item no longer protected is not ready for reprotect either goes
             // without saying.
             let implied = finding.rule == FB129.id && lost.contains(&finding.address.to_string());
