@@ -7,14 +7,14 @@
 //! through, which no rule checks once the reprotect is done (the item's replication
 //! health, the master target's and configuration server's heartbeats and health).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use failback_engine::config::{Address, Config};
 use failback_engine::observe::vault::HealthError;
 use failback_engine::plan::{Plan, PlannedAction, ResourceDrift, kinds};
 use failback_engine::provider::ProviderAction;
-use failback_engine::resolve::{self, Resolution};
+use failback_engine::resolve::{self, Resolution, ResolvedReprotect};
 use failback_engine::rules::catalogue::FB129;
 use failback_engine::rules::{
     Finding, HEARTBEAT_TIMEOUT_MINUTES, ReprotectReadiness, Severity, Status, catalogue,
@@ -120,11 +120,17 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
         }
     };
     let resolution = resolve::resolve(config, &plan.observed);
+    // By address: the lookups below run once per item, and there may be thousands.
+    let reprotects: HashMap<&Address, &ResolvedReprotect<'_>> = resolution
+        .reprotects
+        .iter()
+        .map(|r| (&r.config.address, r))
+        .collect();
     let mut items = Vec::new();
     for action in &plan.actions {
         let key = state_key(action);
         if action.kind == kinds::REPROTECT && applied(&key) {
-            items.push(reprotect_needed_again(config, action));
+            items.push(reprotect_needed_again(&reprotects, action));
         } else if action.kind != kinds::REPROTECT
             && action.kind != kinds::WAIT_FOR_AGENT
             && counts(&action.address, Some(&key))
@@ -139,9 +145,9 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
                 kind: drift_kinds::NO_LONGER_PROTECTED,
                 change: Change::NoLongerProtected,
                 rule: None,
-                object: protected_item_of(config, &not_planned.address),
+                object: protected_item_of(&reprotects, &not_planned.address),
                 before: "protected, Azure to on-premises (reprotected by failback)".to_owned(),
-                after: protection_state_of(&resolution, &not_planned.address)
+                after: protection_state_of(&reprotects, &not_planned.address)
                     .unwrap_or_else(|| "not found in the vault".to_owned()),
                 message: format!(
                     "was reprotected by failback and is no longer protected, nor can it be \
@@ -174,7 +180,7 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
             // without saying.
             let implied = finding.rule == FB129.id && lost.contains(&finding.address.to_string());
             if violated && !implied {
-                items.push(rule_violated(config, finding));
+                items.push(rule_violated(config, &reprotects, finding));
             }
         }
     }
@@ -201,7 +207,7 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
     items
 }
 
-fn reprotect_needed_again(config: &Config, action: &PlannedAction) -> DriftItem {
+fn reprotect_needed_again(reprotects: &Reprotects<'_>, action: &PlannedAction) -> DriftItem {
     let observed_state = action.before["protection_state"]
         .as_str()
         .unwrap_or("not protected");
@@ -210,7 +216,7 @@ fn reprotect_needed_again(config: &Config, action: &PlannedAction) -> DriftItem 
         kind: drift_kinds::NO_LONGER_PROTECTED,
         change: Change::NoLongerProtected,
         rule: None,
-        object: protected_item_of(config, &action.address),
+        object: protected_item_of(reprotects, &action.address),
         before: "protected, Azure to on-premises (reprotected by failback)".to_owned(),
         after: observed_state.to_owned(),
         message: format!(
@@ -304,7 +310,7 @@ fn values_changed(drift: &ResourceDrift) -> DriftItem {
     }
 }
 
-fn rule_violated(config: &Config, finding: &Finding) -> DriftItem {
+fn rule_violated(config: &Config, reprotects: &Reprotects<'_>, finding: &Finding) -> DriftItem {
     let observed = finding.observed.clone();
     let heartbeat = observed.as_deref().is_some_and(|o| o.contains("heartbeat"));
     let (change, before) = match finding.rule.as_str() {
@@ -331,7 +337,7 @@ fn rule_violated(config: &Config, finding: &Finding) -> DriftItem {
         kind: drift_kinds::RULE_VIOLATED,
         change,
         rule: Some(finding.rule.clone()),
-        object: object_of(config, &finding.address, &finding.rule),
+        object: object_of(config, reprotects, &finding.address, &finding.rule),
         before,
         after: observed.unwrap_or_else(|| finding.message.clone()),
         message: finding.message.clone(),
@@ -516,26 +522,30 @@ fn vm_label(address: &Address) -> &'static str {
     }
 }
 
+/// The declared reprotects with what they resolved to, by address.
+type Reprotects<'a> = HashMap<&'a Address, &'a ResolvedReprotect<'a>>;
+
 /// The protection state the vault reports for a reprotect's item, found as the
 /// planner finds it (by name or friendly name).
-fn protection_state_of(resolution: &Resolution<'_>, address: &Address) -> Option<String> {
-    let reprotect = resolution
-        .reprotects
-        .iter()
-        .find(|r| &r.config.address == address)?;
-    let item = reprotect.protected_item.as_ref().ok()?;
+fn protection_state_of(reprotects: &Reprotects<'_>, address: &Address) -> Option<String> {
+    let item = reprotects.get(address)?.protected_item.as_ref().ok()?;
     Some(item.protection_state.clone())
 }
 
-fn protected_item_of(config: &Config, address: &Address) -> String {
-    match config.reprotect(address) {
-        Some(reprotect) => format!("protected item {}", reprotect.protected_item),
+fn protected_item_of(reprotects: &Reprotects<'_>, address: &Address) -> String {
+    match reprotects.get(address) {
+        Some(r) => format!("protected item {}", r.config.protected_item),
         None => address.to_string(),
     }
 }
 
 /// The object a finding is about, by its name outside failback.
-fn object_of(config: &Config, address: &Address, rule: &str) -> String {
+fn object_of(
+    config: &Config,
+    reprotects: &Reprotects<'_>,
+    address: &Address,
+    rule: &str,
+) -> String {
     match address.kind.as_str() {
         "master_target" => match config.master_target(address) {
             Some(mt) if matches!(rule, "FB107" | "FB108" | "FB113" | "FB115" | "FB116") => {
@@ -552,7 +562,7 @@ fn object_of(config: &Config, address: &Address, rule: &str) -> String {
             Some(cs) => format!("configuration server {}", cs.fabric),
             None => address.to_string(),
         },
-        "reprotect" => match config.reprotect(address) {
+        "reprotect" => match reprotects.get(address).map(|r| r.config) {
             Some(r) if matches!(rule, "FB102" | "FB111" | "FB112" | "FB122" | "FB128") => {
                 format!("VM {}", r.vm.as_deref().unwrap_or(&r.protected_item))
             }
