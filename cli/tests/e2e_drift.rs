@@ -369,3 +369,30 @@ fn a_different_master_target_is_drift() {
     assert_eq!(moved["before"], "master_target = mt-lnx-01");
     assert_eq!(moved["after"], "master_target = mt-lnx-02");
 }
+
+#[test]
+fn a_stopped_configuration_server_heartbeat_is_drift() {
+    let mut world = applied_world();
+    world.stop_heartbeats();
+    world.admin(
+        "POST",
+        "/_sim/fabrics/cs01/heartbeat",
+        serde_json::json!({"age_s": 7200}),
+    );
+    let report = drift_json(&world);
+    let heartbeat = item(&report, "configuration_server.cs01", "heartbeat_stopped");
+    assert_eq!(heartbeat["kind"], "degraded");
+    assert_eq!(
+        heartbeat["object"],
+        "configuration server cs01.contoso.local"
+    );
+    assert!(
+        heartbeat["after"]
+            .as_str()
+            // Simulated time runs faster than discovery's clock: the age is about, not
+            // exactly, two hours.
+            .is_some_and(|after| after.starts_with("last heartbeat ")
+                && after.ends_with(" minutes before discovery)")),
+        "{heartbeat:#}"
+    );
+}
