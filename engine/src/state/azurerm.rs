@@ -19,6 +19,7 @@
 //! or the developer tools (Azure CLI, Azure Developer CLI). Tokens go over https
 //! only.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,11 +33,11 @@ use azure_identity::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use url::Url;
 use uuid::Uuid;
 
-use super::azurerm_blob::{BlobAuth, BlobClient, BlobError, BlobRequest, BlobResponse};
+use super::azurerm_blob::{BlobAuth, BlobClient, BlobError, BlobProperties, Upload};
 use super::backend::{HeldLock, LockGuard, LockInfo, StateBackend, StateError};
 use super::checks::{check_succession, parse_state};
 use super::model::State;
@@ -44,7 +45,6 @@ use super::shared_key::SharedKey;
 
 /// The blob metadata entry that holds the lock holder's information.
 const LOCK_METADATA: &str = "failbacklock";
-const LOCK_METADATA_HEADER: &str = "x-ms-meta-failbacklock";
 
 /// Where the state blob is: the `state "azurerm"` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,9 +130,7 @@ impl AzureBlobBackend {
     /// never create it themselves: a mistyped container name should fail, not
     /// start a new history.
     pub fn create_container(&self) -> Result<bool, StateError> {
-        let request =
-            BlobRequest::new(Method::PUT, self.container_url.clone()).query("restype", "container");
-        match self.client.send(request) {
+        match self.client.create_container(&self.container_url) {
             Ok(_) => Ok(true),
             Err(err) if err.is_code("ContainerAlreadyExists") => Ok(false),
             Err(err) => Err(self.remote_error("create the container of", err)),
@@ -173,8 +171,8 @@ impl AzureBlobBackend {
 
     /// A blob's content, `None` when it does not exist.
     fn get(&self, url: &Url) -> Result<Option<Vec<u8>>, StateError> {
-        match self.client.send(BlobRequest::new(Method::GET, url.clone())) {
-            Ok(response) => Ok(Some(response.body)),
+        match self.client.download(url) {
+            Ok(bytes) => Ok(Some(bytes)),
             Err(err) if err.is_code("BlobNotFound") => Ok(None),
             Err(err) => Err(self.remote_error("read", err)),
         }
@@ -182,11 +180,8 @@ impl AzureBlobBackend {
 
     /// The state blob's properties (lease state, metadata), `None` when it does not
     /// exist.
-    fn properties(&self) -> Result<Option<BlobResponse>, StateError> {
-        match self
-            .client
-            .send(BlobRequest::new(Method::HEAD, self.blob_url.clone()))
-        {
+    fn properties(&self) -> Result<Option<BlobProperties>, StateError> {
+        match self.client.properties(&self.blob_url) {
             Ok(response) => Ok(Some(response)),
             // HEAD answers carry no body; the error code is in a header, and a
             // missing container is told apart from a missing blob.
@@ -197,7 +192,7 @@ impl AzureBlobBackend {
     }
 
     /// Who holds the lease according to the blob's metadata.
-    fn holder_of(&self, properties: &BlobResponse) -> Result<LockInfo, StateError> {
+    fn holder_of(&self, properties: &BlobProperties) -> Result<LockInfo, StateError> {
         let metadata = properties.metadata();
         let Some(encoded) = metadata.get(LOCK_METADATA) else {
             return Err(StateError::LockedUnknownHolder {
@@ -218,13 +213,7 @@ impl AzureBlobBackend {
             Some(_) => {}
             None => self.create_empty_blob()?,
         }
-        let lease_id = info.id.to_string();
-        let acquire = BlobRequest::new(Method::PUT, self.blob_url.clone())
-            .query("comp", "lease")
-            .header("x-ms-lease-action", "acquire")
-            .header("x-ms-lease-duration", "-1")
-            .header("x-ms-proposed-lease-id", lease_id.clone());
-        match self.client.send(acquire) {
+        match self.client.acquire_lease(&self.blob_url, info.id) {
             Ok(_) => {}
             // Held, or being broken by someone: wait like for any holder.
             Err(err)
@@ -242,12 +231,8 @@ impl AzureBlobBackend {
             released: false,
         };
         // From here on, dropping `held` releases the lease, also on error.
-        let set_info = BlobRequest::new(Method::PUT, self.blob_url.clone())
-            .query("comp", "metadata")
-            .header("x-ms-lease-id", lease_id)
-            .header(LOCK_METADATA_HEADER, encode_lock_info(info)?);
         self.client
-            .send(set_info)
+            .set_metadata(&self.blob_url, info.id, lock_metadata(info)?)
             .map_err(|err| self.remote_error("write the lock information to", err))?;
         Ok(Some(LockGuard::new(
             info.clone(),
@@ -258,11 +243,11 @@ impl AzureBlobBackend {
 
     /// Creates the empty blob a lease needs; someone else creating it first is fine.
     fn create_empty_blob(&self) -> Result<(), StateError> {
-        let create = BlobRequest::new(Method::PUT, self.blob_url.clone())
-            .header("x-ms-blob-type", "BlockBlob")
-            .header("if-none-match", "*")
-            .body(Vec::new());
-        match self.client.send(create) {
+        let create = Upload {
+            only_if_absent: true,
+            ..Upload::default()
+        };
+        match self.client.upload(&self.blob_url, Vec::new(), create) {
             Ok(_) => Ok(()),
             Err(err)
                 if err.is_code("BlobAlreadyExists")
@@ -314,25 +299,25 @@ impl StateBackend for AzureBlobBackend {
         if let Some(previous) = self.get(&self.blob_url)?.filter(|bytes| !bytes.is_empty()) {
             let stored = parse_state(&blob_path, &previous)?;
             check_succession(&stored, state)?;
-            let backup = BlobRequest::new(Method::PUT, self.backup_url.clone())
-                .header("x-ms-blob-type", "BlockBlob")
-                .header("content-type", "application/json")
-                .body(previous);
+            let backup = Upload {
+                content_type: Some("application/json".to_owned()),
+                ..Upload::default()
+            };
             self.client
-                .send(backup)
+                .upload(&self.backup_url, previous, backup)
                 .map_err(|err| self.remote_error("back up", err))?;
         }
 
         let mut text = serde_json::to_vec_pretty(state)?;
         text.push(b'\n');
         // Put Blob replaces the metadata too: the lock information goes with it.
-        let upload = BlobRequest::new(Method::PUT, self.blob_url.clone())
-            .header("x-ms-blob-type", "BlockBlob")
-            .header("content-type", "application/json")
-            .header("x-ms-lease-id", lock.info().id.to_string())
-            .header(LOCK_METADATA_HEADER, encode_lock_info(lock.info())?)
-            .body(text);
-        match self.client.send(upload) {
+        let upload = Upload {
+            content_type: Some("application/json".to_owned()),
+            lease_id: Some(lock.info().id),
+            metadata: lock_metadata(lock.info())?,
+            only_if_absent: false,
+        };
+        match self.client.upload(&self.blob_url, text, upload) {
             Ok(_) => Ok(()),
             // The lease was broken or taken over between our check and the upload.
             Err(err) if err.is_status(StatusCode::PRECONDITION_FAILED) => {
@@ -423,17 +408,10 @@ impl AzureLease {
         if self.released {
             return Ok(());
         }
-        let lease_id = self.lease_id.to_string();
         // Setting metadata without entries clears it, so no stale holder is shown.
-        let clear = BlobRequest::new(Method::PUT, self.blob_url.clone())
-            .query("comp", "metadata")
-            .header("x-ms-lease-id", lease_id.clone());
-        self.client.send(clear)?;
-        let release = BlobRequest::new(Method::PUT, self.blob_url.clone())
-            .query("comp", "lease")
-            .header("x-ms-lease-action", "release")
-            .header("x-ms-lease-id", lease_id);
-        self.client.send(release)?;
+        self.client
+            .set_metadata(&self.blob_url, self.lease_id, BTreeMap::new())?;
+        self.client.release_lease(&self.blob_url, self.lease_id)?;
         self.released = true;
         Ok(())
     }
@@ -556,6 +534,14 @@ fn identity_auth(lookup: &impl Fn(&str) -> Option<String>) -> Result<BlobAuth, S
 
 fn encode_lock_info(info: &LockInfo) -> Result<String, StateError> {
     Ok(BASE64.encode(serde_json::to_vec(info)?))
+}
+
+/// The blob metadata that names the lock holder.
+fn lock_metadata(info: &LockInfo) -> Result<BTreeMap<String, String>, StateError> {
+    Ok(BTreeMap::from([(
+        LOCK_METADATA.to_owned(),
+        encode_lock_info(info)?,
+    )]))
 }
 
 fn decode_lock_info(encoded: &str) -> Result<LockInfo, String> {

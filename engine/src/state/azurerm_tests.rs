@@ -71,10 +71,11 @@ fn state_with(address: &str) -> State {
 
 /// Puts raw bytes at the state blob, as something other than failback would.
 fn put_foreign(backend: &AzureBlobBackend, bytes: &[u8]) {
-    let request = BlobRequest::new(Method::PUT, backend.blob_url.clone())
-        .header("x-ms-blob-type", "BlockBlob")
-        .body(bytes.to_vec());
-    if let Err(err) = backend.client.send(request) {
+    let upload = crate::state::azurerm_blob::Upload::default();
+    if let Err(err) = backend
+        .client
+        .upload(&backend.blob_url, bytes.to_vec(), upload)
+    {
         panic!("{err}");
     }
 }

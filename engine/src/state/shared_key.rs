@@ -6,13 +6,22 @@
 //! The string to sign follows "Authorize with Shared Key" (Blob service, version
 //! 2009-09-19 and later): the verb, eleven standard headers, the `x-ms-*` headers
 //! and the canonical resource, signed with HMAC-SHA256 under the decoded key.
+//!
+//! [`SharedKey`] is an `azure_core` pipeline [`Policy`]: placed last among the
+//! per-try policies of an `azure_storage_blob` client, it dates and signs every
+//! attempt after all other headers are set, which is how the SDK, which only knows
+//! Entra ID credentials, talks Shared Key.
 
 use std::fmt;
+use std::sync::Arc;
 
+use async_trait::async_trait;
+use azure_core::http::policies::{Policy, PolicyResult};
+use azure_core::http::{Context, Request};
+use azure_core::time::OffsetDateTime;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use sha2::Sha256;
 
 /// A storage account name and its access key. The key is reachable only to sign;
@@ -50,25 +59,18 @@ impl SharedKey {
         })
     }
 
-    /// Adds the `Authorization` header to a request that already carries its
-    /// `x-ms-date` and `x-ms-version` headers and its whole body.
-    pub(crate) fn sign(&self, request: &mut reqwest::Request) {
-        let content_length = request
-            .body()
-            .and_then(|body| body.as_bytes())
-            .map_or(0, <[u8]>::len);
-        let text = string_to_sign(
-            &self.account,
-            request.method().as_str(),
-            request.url(),
-            request.headers(),
-            content_length,
-        );
-        let signature = self.signature(&text);
-        if let Ok(value) = HeaderValue::from_str(&format!("SharedKey {}:{signature}", self.account))
-        {
-            request.headers_mut().insert(AUTHORIZATION, value);
-        }
+    /// The `Authorization` header value for a request that already carries its
+    /// `x-ms-date` and `x-ms-version` headers; `headers` are (lower-case name,
+    /// value) pairs, `content_length` the body's length.
+    pub(crate) fn authorization(
+        &self,
+        method: &str,
+        url: &url::Url,
+        headers: &[(String, String)],
+        content_length: u64,
+    ) -> String {
+        let text = string_to_sign(&self.account, method, url, headers, content_length);
+        format!("SharedKey {}:{}", self.account, self.signature(&text))
     }
 
     fn signature(&self, text: &str) -> String {
@@ -93,20 +95,62 @@ impl fmt::Debug for SharedKey {
     }
 }
 
-/// The canonical text a Shared Key signature covers.
+#[async_trait]
+impl Policy for SharedKey {
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        // Per try: a retried request gets a fresh date, so the service's 15-minute
+        // clock-skew window never rejects a late attempt.
+        request.insert_header(
+            "x-ms-date",
+            azure_core::time::to_rfc7231(&OffsetDateTime::now_utc()),
+        );
+        let headers: Vec<(String, String)> = request
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_ascii_lowercase(),
+                    value.as_str().to_owned(),
+                )
+            })
+            .collect();
+        let content_length = request.body().len().unwrap_or(0);
+        let authorization = self.authorization(
+            request.method().as_str(),
+            request.url(),
+            &headers,
+            content_length,
+        );
+        request.insert_header("authorization", authorization);
+        match next.split_first() {
+            Some((policy, rest)) => policy.send(ctx, request, rest).await,
+            None => Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Other,
+                "the Shared Key policy must not be the last in the pipeline",
+            )),
+        }
+    }
+}
+
+/// The canonical text a Shared Key signature covers; `headers` have lower-case names.
 fn string_to_sign(
     account: &str,
     method: &str,
     url: &url::Url,
-    headers: &HeaderMap,
-    content_length: usize,
+    headers: &[(String, String)],
+    content_length: u64,
 ) -> String {
     let header = |name: &str| {
         headers
-            .get(name)
-            .and_then(|value| value.to_str().ok())
+            .iter()
+            .find(|(candidate, _)| candidate == name)
+            .map(|(_, value)| value.clone())
             .unwrap_or_default()
-            .to_owned()
     };
     // Since version 2015-02-21 a zero length is signed as the empty string.
     let length = if content_length == 0 {
@@ -134,13 +178,8 @@ fn string_to_sign(
 
     let mut ms_headers: Vec<(String, String)> = headers
         .iter()
-        .filter(|(name, _)| name.as_str().starts_with("x-ms-"))
-        .map(|(name, value)| {
-            (
-                name.as_str().to_owned(),
-                value.to_str().unwrap_or_default().trim().to_owned(),
-            )
-        })
+        .filter(|(name, _)| name.starts_with("x-ms-"))
+        .map(|(name, value)| (name.clone(), value.trim().to_owned()))
         .collect();
     ms_headers.sort();
     for (name, value) in ms_headers {
@@ -176,14 +215,15 @@ mod tests {
         let url =
             url::Url::parse("https://acct.blob.core.windows.net/tfstate/prod.json?comp=lease")
                 .unwrap_or_else(|err| panic!("{err}"));
-        let mut headers = HeaderMap::new();
-        headers.insert("x-ms-version", HeaderValue::from_static("2021-08-06"));
-        headers.insert(
-            "x-ms-date",
-            HeaderValue::from_static("Thu, 26 Nov 2026 15:00:00 GMT"),
-        );
-        headers.insert("x-ms-lease-action", HeaderValue::from_static(" acquire "));
-        headers.insert("if-match", HeaderValue::from_static("\"0x1\""));
+        let headers: Vec<(String, String)> = [
+            ("x-ms-version", "2021-08-06"),
+            ("x-ms-date", "Thu, 26 Nov 2026 15:00:00 GMT"),
+            ("x-ms-lease-action", " acquire "),
+            ("if-match", "\"0x1\""),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect();
         let text = string_to_sign("acct", "PUT", &url, &headers, 0);
         assert_eq!(
             text,
