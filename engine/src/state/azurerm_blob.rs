@@ -655,4 +655,33 @@ mod tests {
         let request = server.join().unwrap_or_else(|_| panic!("server panicked"));
         assert!(request.starts_with("HEAD "), "{request}");
     }
+
+    /// A credential that must never be asked: the request is refused before.
+    #[derive(Debug)]
+    struct NeverAsked;
+
+    #[async_trait]
+    impl TokenCredential for NeverAsked {
+        async fn get_token(
+            &self,
+            _scopes: &[&str],
+            _options: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            panic!("a token was requested for an http endpoint")
+        }
+    }
+
+    #[test]
+    fn the_sdk_refuses_to_send_a_token_over_http() {
+        let client = BlobClient::new(BlobAuth::token(Arc::new(NeverAsked), "test identity"))
+            .unwrap_or_else(|err| panic!("{err}"));
+        let url = Url::parse("http://127.0.0.1:9/acct/tfstate/prod.json")
+            .unwrap_or_else(|err| panic!("{err}"));
+        let err = match client.download(&url) {
+            Err(err) => err,
+            Ok(bytes) => panic!("downloaded {} bytes over http with a token", bytes.len()),
+        };
+        assert_eq!(err.status, None, "{err}");
+        assert!(err.to_string().contains("https"), "{err}");
+    }
 }
