@@ -7,6 +7,7 @@
 //! wait-for-agent step.
 
 use super::catalogue::{FB106, FB110, FB117, FB126, FB129};
+use super::wording::without_full_stop;
 use super::{Context, Finding, Subject, os_family, require, same};
 use crate::config::OsFamily;
 use crate::observe::vault::ProtectedItem;
@@ -90,6 +91,39 @@ pub fn reprotect_readiness(item: &ProtectedItem) -> ReprotectReadiness {
 /// until it has, reprotect fails with "agent not installed".
 pub fn agent_registered(item: &ProtectedItem) -> bool {
     item.agent_last_heartbeat.is_some()
+}
+
+/// The item's protection state as the portal shows it: the vault's own description
+/// when it gives one ("Failover completed"), else the state in words.
+fn state_in_words(item: &ProtectedItem) -> String {
+    if let Some(description) = item
+        .protection_state_description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        return format!("\"{}\"", description.trim_end_matches('.'));
+    }
+    const STATES: [(&str, &str); 8] = [
+        ("Protected", "protected"),
+        ("UnplannedFailoverCommitted", "failed over and committed"),
+        ("FailoverCommitted", "failed over and committed"),
+        (
+            "UnplannedFailoverCommitPendingStatesBegin",
+            "failed over, commit pending",
+        ),
+        ("UnplannedFailoverFailed", "failover failed"),
+        ("PlannedFailoverFailed", "failover failed"),
+        ("UnprotectedStatesBegin", "not protected"),
+        ("Unprotected", "not protected"),
+    ];
+    STATES
+        .iter()
+        .find(|(raw, _)| same(raw, &item.protection_state))
+        .map_or_else(
+            || item.protection_state.clone(),
+            |(_, words)| format!("\"{words}\""),
+        )
 }
 
 fn describe_state(item: &ProtectedItem) -> String {
@@ -198,7 +232,7 @@ pub(super) fn fb110_agent_connected(context: &Context<'_>, findings: &mut Vec<Fi
                 let text = format!("{} {}", error.code, error.message).to_lowercase();
                 CONNECTIVITY_WORDS.iter().any(|word| text.contains(word))
             })
-            .map(|error| format!("{}: {}", error.code, error.message))
+            .map(|error| format!("{}: {}", error.code, without_full_stop(&error.message)))
             .collect();
         if !connectivity_errors.is_empty() {
             findings.push(subject.violated(
@@ -350,7 +384,8 @@ pub(super) fn fb129_ready_for_reprotect(context: &Context<'_>, findings: &mut Ve
             ReprotectReadiness::NotReady { why } => findings.push(subject.violated(
                 format!(
                     "protected item {} is in state {}, which does not allow reprotect",
-                    item.name, item.protection_state
+                    item.name,
+                    state_in_words(item)
                 ),
                 Some(describe_state(item)),
                 why,
