@@ -7,7 +7,7 @@
 //! wait-for-agent step.
 
 use super::catalogue::{FB106, FB110, FB117, FB126, FB129};
-use super::wording::without_full_stop;
+use super::wording::{counted, without_full_stop};
 use super::{Context, Finding, Subject, os_family, require, same};
 use crate::config::OsFamily;
 use crate::observe::vault::ProtectedItem;
@@ -285,8 +285,12 @@ pub(super) fn fb117_agent_registered(context: &Context<'_>, findings: &mut Vec<F
         findings.push(subject.violated(
             format!(
                 "the agent of {} has not registered with the configuration server yet; apply \
-                 waits up to {} minutes for it before reprotecting",
-                item.friendly_name, context.config.settings.agent_wait_timeout_minutes
+                 waits up to {} for it before reprotecting",
+                item.friendly_name,
+                counted(
+                    context.config.settings.agent_wait_timeout_minutes as usize,
+                    "minute"
+                )
             ),
             Some("agent not registered".to_owned()),
             "nothing to do: agents register within about 15 minutes of the VM starting in \
@@ -549,6 +553,8 @@ mod tests {
         item.protection_state_description = Some("Failover completed".to_owned());
         item.allowed_operations = vec!["Commit".to_owned(), "ChangePit".to_owned()];
         world.item_mut("db01-item").allowed_operations = vec!["DisableProtection".to_owned()];
+        // Without the vault's description, the state is put in words.
+        world.item_mut("db01-item").protection_state_description = None;
         let finding = assert_violated(&world, "FB129", "reprotect.web01");
         assert_eq!(
             finding.observed.as_deref(),
@@ -557,7 +563,20 @@ mod tests {
                  activeLocation Recovery, allowedOperations [Commit, ChangePit]"
             )
         );
-        assert_violated(&world, "FB129", "reprotect.db01");
+        // The portal's words in the message; the API's value stays in `observed`.
+        assert_eq!(
+            finding.message,
+            "protected item web01-item is in state \"Failover completed\", which does not \
+             allow reprotect"
+        );
+        let finding = assert_violated(&world, "FB129", "reprotect.db01");
+        assert!(
+            finding
+                .message
+                .contains("in state \"failed over and committed\""),
+            "{}",
+            finding.message
+        );
     }
 
     #[test]
