@@ -103,7 +103,7 @@ fn a_critical_process_server_is_drift() {
     assert!(
         health["after"]
             .as_str()
-            .is_some_and(|after| after.contains("The process server cache folder is full.")),
+            .is_some_and(|after| after.contains("The process server cache folder is full")),
         "{health:#}"
     );
     assert!(
@@ -203,7 +203,7 @@ fn a_snapshot_back_on_the_master_target_is_drift() {
             "object": "master target VM mt-lnx-01",
             "before": "no snapshots",
             "after": "1 snapshot(s): pre-patch",
-            "message": "master target VM mt-lnx-01 has 1 snapshot(s); reprotect fails on a \
+            "message": "master target VM mt-lnx-01 has 1 snapshot; reprotect fails on a \
                         VM with snapshots (FB115)",
             "remediation": "run `failback apply` to remove them again (remove_snapshots = \
                             true; destructive), and find out who takes snapshots of \
