@@ -12,13 +12,13 @@ mod order;
 #[cfg(any(test, feature = "test-support"))]
 pub mod worlds;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Address, Config};
 use crate::observe::Observed;
 use crate::rules::Finding;
 
@@ -61,13 +61,49 @@ pub fn make_plan(
     assessment: Assessment,
     meta: PlanMeta,
 ) -> Plan {
+    // Recording the desired configuration as JSON is the largest single step at
+    // thousands of reprotects and depends on nothing else here: it runs beside the
+    // diff, on a second core when there is one.
+    let (desired, plan) = std::thread::scope(|scope| {
+        let desired = std::thread::Builder::new()
+            .name("plan-desired".to_owned())
+            .spawn_scoped(scope, || desired_json(config));
+        let plan = plan_without_desired(config, observed, state, assessment, meta);
+        let desired = match desired {
+            Ok(handle) => match handle.join() {
+                Ok(desired) => desired,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No thread to be had: do it here.
+            Err(_) => desired_json(config),
+        };
+        (desired, plan)
+    });
+    Plan { desired, ..plan }
+}
+
+/// Config serialises every `Sensitive` as "(sensitive value)"; it has no map with
+/// non-string keys, so this cannot fail in practice.
+fn desired_json(config: &Config) -> serde_json::Value {
+    serde_json::to_value(config).unwrap_or(serde_json::Value::Null)
+}
+
+/// The whole plan, with `desired` left `Null` for the caller to fill.
+fn plan_without_desired(
+    config: &Config,
+    observed: &Observed,
+    state: &PriorState,
+    assessment: Assessment,
+    meta: PlanMeta,
+) -> Plan {
     let diff = diff::diff(config, observed, &assessment.fixes);
     let mut ordered = order::order(config, diff.actions);
+    let unchanged: HashSet<&Address> = diff.unchanged.iter().collect();
     for unit in &mut ordered.units {
         unit.unchanged_members = unit
             .members
             .iter()
-            .filter(|member| diff.unchanged.contains(member))
+            .filter(|member| unchanged.contains(member))
             .cloned()
             .collect();
     }
@@ -91,9 +127,7 @@ pub fn make_plan(
         drift: diff.drift,
         unchanged: diff.unchanged,
         not_planned: diff.not_planned,
-        // Config serialises every `Sensitive` as "(sensitive value)"; it has no map
-        // with non-string keys, so this cannot fail in practice.
-        desired: serde_json::to_value(config).unwrap_or(serde_json::Value::Null),
+        desired: serde_json::Value::Null,
         observed: observed.clone(),
     }
 }

@@ -9,7 +9,7 @@
 //! give the same order.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -37,7 +37,7 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
 
     let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(actions.len(), actions.len());
     let nodes: Vec<NodeIndex> = (0..actions.len()).map(|i| graph.add_node(i)).collect();
-    let by_id: BTreeMap<&str, usize> = actions
+    let by_id: HashMap<&str, usize> = actions
         .iter()
         .enumerate()
         .map(|(i, action)| (action.id.as_str(), i))
@@ -96,7 +96,7 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
         sequence.extend(rest);
     }
 
-    let position: BTreeMap<String, usize> = sequence
+    let position: HashMap<String, usize> = sequence
         .iter()
         .enumerate()
         .map(|(pos, &i)| (actions[i].id.clone(), pos))
@@ -165,7 +165,7 @@ fn assign_units(config: &Config, actions: &mut [PlannedAction]) -> Vec<Reprotect
 
 /// Every member reprotect of a unit waits for the prerequisites of all members.
 fn add_unit_edges(units: &[ReprotectUnit], actions: &mut [PlannedAction]) {
-    let by_id: BTreeMap<&str, usize> = actions
+    let by_id: HashMap<&str, usize> = actions
         .iter()
         .enumerate()
         .map(|(i, action)| (action.id.as_str(), i))
