@@ -61,25 +61,30 @@ pub fn make_plan(
     assessment: Assessment,
     meta: PlanMeta,
 ) -> Plan {
-    // Recording the desired configuration as JSON is the largest single step at
-    // thousands of reprotects and depends on nothing else here: it runs beside the
-    // diff, on a second core when there is one.
-    let (desired, plan) = std::thread::scope(|scope| {
-        let desired = std::thread::Builder::new()
-            .name("plan-desired".to_owned())
-            .spawn_scoped(scope, || desired_json(config));
-        let plan = plan_without_desired(config, observed, state, assessment, meta);
-        let desired = match desired {
+    // Recording the desired configuration as JSON and digesting the observed state
+    // are the two largest steps at thousands of reprotects, and depend on nothing
+    // else here: they run beside the diff, on a second core when there is one.
+    let records = || (desired_json(config), observed.digest());
+    let ((desired, observed_digest), plan) = std::thread::scope(|scope| {
+        let records_beside = std::thread::Builder::new()
+            .name("plan-records".to_owned())
+            .spawn_scoped(scope, records);
+        let plan = plan_without_records(config, observed, state, assessment, meta);
+        let records = match records_beside {
             Ok(handle) => match handle.join() {
-                Ok(desired) => desired,
+                Ok(records) => records,
                 Err(panic) => std::panic::resume_unwind(panic),
             },
             // No thread to be had: do it here.
-            Err(_) => desired_json(config),
+            Err(_) => records(),
         };
-        (desired, plan)
+        (records, plan)
     });
-    Plan { desired, ..plan }
+    Plan {
+        desired,
+        observed_digest,
+        ..plan
+    }
 }
 
 /// Config serialises every `Sensitive` as "(sensitive value)"; it has no map with
@@ -88,8 +93,9 @@ fn desired_json(config: &Config) -> serde_json::Value {
     serde_json::to_value(config).unwrap_or(serde_json::Value::Null)
 }
 
-/// The whole plan, with `desired` left `Null` for the caller to fill.
-fn plan_without_desired(
+/// The whole plan, with `desired` and `observed_digest` left empty for the caller to
+/// fill.
+fn plan_without_records(
     config: &Config,
     observed: &Observed,
     state: &PriorState,
@@ -118,7 +124,7 @@ fn plan_without_desired(
         tool_version: meta.tool_version,
         created_at: meta.created_at,
         config_digest: meta.config_digest,
-        observed_digest: observed.digest(),
+        observed_digest: String::new(),
         state_lineage: state.lineage.clone(),
         state_serial: state.serial,
         actions: ordered.actions,
