@@ -29,10 +29,20 @@ fn kinds(report: &serde_json::Value) -> Vec<String> {
         .map(|items| {
             items
                 .iter()
-                .map(|item| format!("{} {}", item["kind"], item["rule"]))
+                .map(|item| format!("{} {} {}", item["kind"], item["change"], item["rule"]))
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The one item of the report about `address` with `change`.
+fn item<'r>(report: &'r serde_json::Value, address: &str, change: &str) -> &'r serde_json::Value {
+    report["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|item| item["address"] == address && item["change"] == change)
+        .unwrap_or_else(|| panic!("no {change} item for {address} in {report:#}"))
 }
 
 #[test]
@@ -45,11 +55,15 @@ fn an_item_no_longer_protected_is_drift() {
     );
     let report = drift_json(&world);
     assert_eq!(report["drift"], true);
-    assert!(
-        kinds(&report)
-            .iter()
-            .any(|k| k.contains("no_longer_protected")),
-        "{report}"
+    let lost = item(&report, "reprotect.web01", "no_longer_protected");
+    assert_eq!(lost["kind"], "no_longer_protected");
+    assert_eq!(lost["object"], "protected item web01-item");
+    assert_eq!(lost["after"], "UnplannedFailoverCommitted");
+    // That it is not ready for reprotect either (FB129) goes without saying.
+    assert_eq!(
+        report["items"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
     );
     let markdown = world.run(&["drift", "--markdown"]);
     assert_eq!(markdown.code, Some(2), "{}", markdown.text());
@@ -70,10 +84,9 @@ fn a_stopped_process_server_heartbeat_is_drift() {
         serde_json::json!({"age_s": 86400}),
     );
     let report = drift_json(&world);
-    assert!(
-        kinds(&report).iter().any(|k| k.contains("rule_violated")),
-        "{report}"
-    );
+    let heartbeat = item(&report, "process_server.azure", "heartbeat_stopped");
+    assert_eq!(heartbeat["rule"], "FB104", "{report:#}");
+    assert_eq!(heartbeat["object"], "process server ps-azure-01");
 }
 
 #[test]
@@ -85,9 +98,17 @@ fn a_critical_process_server_is_drift() {
         serde_json::json!({"message": "The process server cache folder is full."}),
     );
     let report = drift_json(&world);
+    let health = item(&report, "process_server.azure", "health_critical");
+    assert_eq!(health["rule"], "FB104", "{report:#}");
     assert!(
-        kinds(&report).iter().any(|k| k.contains("rule_violated")),
-        "{report}"
+        health["after"]
+            .as_str()
+            .is_some_and(|after| after.contains("The process server cache folder is full.")),
+        "{health:#}"
+    );
+    assert!(
+        kinds(&report).iter().all(|k| k.contains("rule_violated")),
+        "{report:#}"
     );
 }
 
@@ -96,4 +117,282 @@ fn drift_before_any_apply_is_clean() {
     let world = SimWorld::start("basic", |_| {});
     let drift = world.run(&["drift"]);
     assert_eq!(drift.code, Some(0), "{}", drift.text());
+}
+
+/// The example report of docs/drift.md (its one `json` block).
+fn documented_json_report() -> serde_json::Value {
+    let path = support::sim::workspace_root().join("docs").join("drift.md");
+    let text = std::fs::read_to_string(&path).expect("docs/drift.md");
+    let block = text
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("docs/drift.md has a json block");
+    serde_json::from_str(block).expect("the documented report is JSON")
+}
+
+/// The basic example with a master target that needed both VM fixes at the first
+/// apply: a snapshot to remove and disk.EnableUUID to set (the configuration opts in
+/// to both), applied; drift is clean afterwards.
+fn applied_world_with_fixes() -> SimWorld {
+    let world = SimWorld::start("basic", |estate| {
+        for vm in estate["vcenter"]["vms"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            if vm["name"] == "mt-lnx-01" {
+                vm["extra_config"] = serde_json::json!({"disk.EnableUUID": "FALSE"});
+                vm["snapshots"] = serde_json::json!(["before-upgrade"]);
+            }
+        }
+    });
+    let main = world.dir.path().join("main.hcl");
+    let text = std::fs::read_to_string(&main).expect("the example's main.hcl");
+    let opted_in = text.replace(
+        "  ensure_disk_enable_uuid = true\n",
+        "  ensure_disk_enable_uuid = true\n  remove_snapshots        = true\n",
+    );
+    assert_ne!(opted_in, text, "the master target block opts in to fixes");
+    std::fs::write(&main, opted_in).expect("write main.hcl");
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    let drift = world.run(&["drift"]);
+    assert_eq!(drift.code, Some(0), "{}", drift.text());
+    world
+}
+
+#[test]
+fn a_snapshot_back_on_the_master_target_is_drift() {
+    let world = applied_world_with_fixes();
+    world.vcenter_create_snapshot("mt-lnx-01", "pre-patch");
+
+    let human = world.run(&["drift"]);
+    assert_eq!(human.code, Some(2), "{}", human.text());
+    for expected in [
+        "! master_target.mt_linux: snapshot came back [FB115]",
+        "master target VM mt-lnx-01: no snapshots -> 1 snapshot(s): pre-patch",
+        "To do: run `failback apply` to remove them again",
+    ] {
+        assert!(
+            human.stdout.contains(expected),
+            "{expected}\n{}",
+            human.text()
+        );
+    }
+
+    // The JSON report is the one docs/drift.md shows.
+    let report = drift_json(&world);
+    assert_eq!(
+        report,
+        documented_json_report(),
+        "docs/drift.md is out of date"
+    );
+    assert_eq!(report["format_version"], "1.1");
+    assert_eq!(report["drift"], true);
+    assert_eq!(report["applied_resources"], 3, "{report:#}");
+    let items = report["items"].as_array().expect("items");
+    assert_eq!(items.len(), 1, "only the snapshot moved: {report:#}");
+    assert_eq!(
+        items[0],
+        serde_json::json!({
+            "address": "master_target.mt_linux",
+            "kind": "fix_undone",
+            "change": "snapshot_returned",
+            "rule": "FB115",
+            "object": "master target VM mt-lnx-01",
+            "before": "no snapshots",
+            "after": "1 snapshot(s): pre-patch",
+            "message": "master target VM mt-lnx-01 has 1 snapshot(s); reprotect fails on a \
+                        VM with snapshots (FB115)",
+            "remediation": "run `failback apply` to remove them again (remove_snapshots = \
+                            true; destructive), and find out who takes snapshots of \
+                            mt-lnx-01 (a backup job?)",
+        })
+    );
+
+    let markdown = world.run(&["drift", "--markdown"]);
+    assert_eq!(markdown.code, Some(2), "{}", markdown.text());
+    assert!(
+        markdown.stdout.contains(
+            "| `master_target.mt_linux` | snapshot came back | FB115 | master target VM \
+             mt-lnx-01 | no snapshots | 1 snapshot(s): pre-patch |"
+        ),
+        "{}",
+        markdown.text()
+    );
+
+    // Apply removes it again, and the drift is gone.
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    let drift = world.run(&["drift"]);
+    assert_eq!(drift.code, Some(0), "{}", drift.text());
+}
+
+#[test]
+fn disk_enable_uuid_reset_on_the_master_target_is_drift() {
+    let world = applied_world_with_fixes();
+    world.vcenter_set_extra_config("mt-lnx-01", "disk.EnableUUID", "FALSE");
+
+    let human = world.run(&["drift"]);
+    assert_eq!(human.code, Some(2), "{}", human.text());
+    for expected in [
+        "! master_target.mt_linux: disk.EnableUUID reset [FB107]",
+        "master target VM mt-lnx-01: disk.EnableUUID = TRUE -> disk.EnableUUID = FALSE",
+        "To do: run `failback apply` to set disk.EnableUUID = TRUE again",
+    ] {
+        assert!(
+            human.stdout.contains(expected),
+            "{expected}\n{}",
+            human.text()
+        );
+    }
+    let report = drift_json(&world);
+    let reset = item(&report, "master_target.mt_linux", "disk_enable_uuid_reset");
+    assert_eq!(reset["kind"], "fix_undone");
+    assert_eq!(reset["rule"], "FB107");
+    assert_eq!(
+        report["items"].as_array().map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_snapshot_on_a_master_target_that_does_not_opt_in_is_a_violated_rule() {
+    // The basic example does not let apply remove master target snapshots: FB115 is an
+    // error, told as drift with the rule's remedy.
+    let world = applied_world();
+    world.vcenter_create_snapshot("mt-lnx-01", "ad-hoc");
+    let report = drift_json(&world);
+    let snapshot = item(&report, "master_target.mt_linux", "snapshot_returned");
+    assert_eq!(snapshot["kind"], "rule_violated");
+    assert_eq!(snapshot["rule"], "FB115");
+    assert_eq!(snapshot["before"], "no snapshots");
+    assert_eq!(snapshot["after"], "snapshots: ad-hoc");
+    assert!(
+        snapshot["remediation"]
+            .as_str()
+            .is_some_and(|r| r.contains("delete the snapshots in vCenter")),
+        "{snapshot:#}"
+    );
+}
+
+#[test]
+fn critical_replication_health_of_a_reprotected_item_is_drift() {
+    let world = applied_world();
+    world.admin(
+        "PATCH",
+        "/_sim/items/web01-item",
+        serde_json::json!({"replication_health": "Critical"}),
+    );
+    let report = drift_json(&world);
+    let health = item(&report, "reprotect.web01", "health_critical");
+    assert_eq!(health["kind"], "degraded");
+    assert_eq!(health["object"], "protected item web01-item");
+    assert_eq!(health["before"], "replication healthy");
+    assert!(
+        health["after"]
+            .as_str()
+            .is_some_and(|after| after.starts_with("replication health Critical")),
+        "{health:#}"
+    );
+}
+
+#[test]
+fn a_stopped_master_target_heartbeat_is_drift() {
+    let mut world = applied_world();
+    world.stop_heartbeats();
+    world.admin(
+        "POST",
+        "/_sim/master-targets/mt-lnx-01-id/heartbeat",
+        serde_json::json!({"age_s": 86400}),
+    );
+    let report = drift_json(&world);
+    let heartbeat = item(&report, "master_target.mt_linux", "heartbeat_stopped");
+    assert_eq!(heartbeat["kind"], "degraded");
+    assert_eq!(heartbeat["object"], "master target mt-lnx-01");
+    assert_eq!(heartbeat["before"], "heartbeat within 15 minutes");
+    assert!(
+        heartbeat["after"]
+            .as_str()
+            .is_some_and(|after| after.starts_with("last heartbeat ")),
+        "{heartbeat:#}"
+    );
+    // The vault's own missing-heartbeat health error is the same news.
+    assert!(
+        !kinds(&report).iter().any(|k| k.contains("health_critical")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_different_master_target_is_drift() {
+    // A second Linux master target on the same configuration server, which someone
+    // reprotects web01 through by hand after failback's apply.
+    let world = SimWorld::start("basic", |estate| {
+        let servers = &mut estate["vault"]["configuration_servers"][0]["master_targets"];
+        let mut second = servers[0].clone();
+        second["id"] = "mt-lnx-02-id".into();
+        second["name"] = "mt-lnx-02".into();
+        second["vm"] = "mt-lnx-02".into();
+        if let Some(servers) = servers.as_array_mut() {
+            servers.push(second);
+        }
+    });
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    let clean = world.run(&["drift"]);
+    assert_eq!(clean.code, Some(0), "{}", clean.text());
+
+    world.admin(
+        "PATCH",
+        "/_sim/items/web01-item",
+        serde_json::json!({"master_target": "mt-lnx-02"}),
+    );
+    let human = world.run(&["drift"]);
+    assert_eq!(human.code, Some(2), "{}", human.text());
+    for expected in [
+        "! reprotect.web01: different master target",
+        "protected item web01-item: master_target = mt-lnx-01 -> master_target = mt-lnx-02",
+        "To do: failback cannot change this in place",
+    ] {
+        assert!(
+            human.stdout.contains(expected),
+            "{expected}\n{}",
+            human.text()
+        );
+    }
+    let report = drift_json(&world);
+    let moved = item(&report, "reprotect.web01", "master_target_changed");
+    assert_eq!(moved["kind"], "values_changed");
+    assert_eq!(moved["before"], "master_target = mt-lnx-01");
+    assert_eq!(moved["after"], "master_target = mt-lnx-02");
+}
+
+#[test]
+fn a_stopped_configuration_server_heartbeat_is_drift() {
+    let mut world = applied_world();
+    world.stop_heartbeats();
+    world.admin(
+        "POST",
+        "/_sim/fabrics/cs01/heartbeat",
+        serde_json::json!({"age_s": 7200}),
+    );
+    let report = drift_json(&world);
+    let heartbeat = item(&report, "configuration_server.cs01", "heartbeat_stopped");
+    assert_eq!(heartbeat["kind"], "degraded");
+    assert_eq!(
+        heartbeat["object"],
+        "configuration server cs01.contoso.local"
+    );
+    assert!(
+        heartbeat["after"]
+            .as_str()
+            // Simulated time runs faster than discovery's clock: the age is about, not
+            // exactly, two hours.
+            .is_some_and(|after| after.starts_with("last heartbeat ")
+                && after.ends_with(" minutes before discovery)")),
+        "{heartbeat:#}"
+    );
 }

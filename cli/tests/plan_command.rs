@@ -262,7 +262,13 @@ fn saved_plan_has_no_secret_and_shows_like_the_plan() {
         Paint::new(false),
     )
     .unwrap();
-    assert!(markdown.contains("failback apply reviewed.plan"));
+    assert!(
+        markdown.contains(&format!(
+            "failback -C {} apply reviewed.plan",
+            dir.path().display()
+        )),
+        "{markdown}"
+    );
 }
 
 fn plan_args_without_out() -> Args {

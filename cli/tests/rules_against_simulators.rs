@@ -2,22 +2,29 @@
 //! `examples/basic` configuration pointed at both simulators (the vCenter harness and
 //! the ASR simulator), discovered through the real providers, judged by the rules.
 //! Each estate must show its rule (as a finding, a planned fix, or a wait for the
-//! agent), and the whole verdict is pinned so that a change in any rule is reviewed.
+//! agent), and the whole verdict is pinned so that a change in any rule is reviewed:
+//! the findings and fixes, then the plan as text, as JSON (checked against
+//! docs/plan-json.schema.json) and as Markdown, all three from one discovery.
+
+mod support {
+    pub mod json_schema;
+    pub mod normalise;
+}
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use chrono::Utc;
 use failback_cli::commands::config_args::ConfigArgs;
-use failback_cli::commands::plan::{Args as PlanArgs, discover, run_plan};
-use failback_cli::render::Paint;
-use failback_cli::wiring::{RealWiring, providers};
-use failback_engine::config::{self, VariableInputs};
-use failback_engine::rules::{self, Status};
+use failback_cli::commands::plan::{Args as PlanArgs, run_plan};
+use failback_cli::render::markdown::ApplyHint;
+use failback_cli::render::{self, Paint, Sources};
+use failback_cli::wiring::RealWiring;
+use failback_engine::rules::Status;
 use failback_sim::asr::{AsrSimulator, SimOptions};
 use failback_sim::estate::Estate;
 use failback_sim::vcsim::Vcsim;
+use support::json_schema::validate;
+use support::normalise::normalise;
 
 fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -36,16 +43,24 @@ fn simulator_variables(vcsim: &Vcsim, endpoint: &str, token: &str) -> Vec<String
     ]
 }
 
-/// Plans `examples/basic` against the estate of `rule` and returns the verdict, one line
-/// per finding and fix.
-fn verdict(rule: &str) -> String {
+/// What one plan of a rule estate shows, normalised: the verdict (one line per
+/// finding and per action a rule asked for, then the text plan) and the JSON and
+/// Markdown renderings of the same plan.
+struct Renderings {
+    verdict: String,
+    json: String,
+    markdown: String,
+}
+
+/// Plans `examples/basic` against the estate of `rule`.
+fn verdict(rule: &str) -> Renderings {
     verdict_for(
         rule,
         &repository().join(format!("testdata/estates/rules/{rule}.json")),
     )
 }
 
-fn verdict_for(rule: &str, estate_path: &Path) -> String {
+fn verdict_for(rule: &str, estate_path: &Path) -> Renderings {
     let estate = Estate::load(estate_path).unwrap_or_else(|err| panic!("{err}"));
     let vcsim = Vcsim::start(estate_path).unwrap_or_else(|err| panic!("{rule}: {err}"));
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
@@ -70,44 +85,10 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
         "\nfailback_policy \"expected\" {\n  name = \"failback-policy\"\n  \
          rpo_threshold_minutes = 15\n}\n",
     );
-    let inputs = VariableInputs {
-        vars: variables.clone(),
-        ..VariableInputs::default()
-    };
-    let config_text = text.clone();
-    let loaded = config::load_sources(dir.path(), vec![(PathBuf::from("main.hcl"), text)], &inputs);
-    assert!(
-        !loaded.diagnostics.has_errors(),
-        "{rule}: {:?}",
-        loaded.diagnostics.to_reports()
-    );
-    let config = loaded.config;
-    let providers = providers(&config).unwrap_or_else(|_| panic!("{rule}: providers"));
-    let started = Utc::now();
-    let mut observed = discover(providers, Duration::from_secs(120))
-        .unwrap_or_else(|err| panic!("{rule}: discovery failed: {:?}", err.reports));
-    observed.observed_at = Some(started);
+    std::fs::write(dir.path().join("main.hcl"), &text).expect("write main.hcl");
 
-    let (findings, fixes) = rules::assess(&config, &observed);
-    let mut out = String::new();
-    for finding in &findings {
-        let status = match &finding.status {
-            Status::Violated => "violated",
-            Status::CouldNotCheck { .. } => "could not check",
-        };
-        let _ = writeln!(
-            out,
-            "{} {:?} {status} {}: {}",
-            finding.rule, finding.severity, finding.address, finding.message
-        );
-    }
-    for fix in &fixes {
-        let _ = writeln!(out, "fix {} {}: {}", fix.rule, fix.address, fix.reason);
-    }
-
-    // The same world through the whole `plan` pipeline, as the user reads it.
-    let written = dir.path().join("main.hcl");
-    std::fs::write(&written, &config_text).expect("write main.hcl");
+    // One discovery through the whole `plan` pipeline; the plan it makes is rendered
+    // the three ways a user reads it.
     let args = PlanArgs {
         config: ConfigArgs {
             vars: variables,
@@ -121,33 +102,88 @@ fn verdict_for(rule: &str, estate_path: &Path) -> String {
     };
     let run = run_plan(&RealWiring, dir.path(), &args, Paint::new(false))
         .unwrap_or_else(|err| panic!("{rule}: plan failed: {:?}", err.reports));
+    runtime.block_on(asr.shutdown());
+    vcsim.stop();
+
+    let plan = &run.plan;
+    let mut out = String::new();
+    for finding in &plan.findings {
+        let status = match &finding.status {
+            Status::Violated => "violated",
+            Status::CouldNotCheck { .. } => "could not check",
+        };
+        let _ = writeln!(
+            out,
+            "{} {:?} {status} {}: {}",
+            finding.rule, finding.severity, finding.address, finding.message
+        );
+    }
+    for action in &plan.actions {
+        if let Some(rule) = &action.rule {
+            let reason = action
+                .reason
+                .strip_suffix(&format!(" ({rule})"))
+                .unwrap_or(&action.reason);
+            let _ = writeln!(
+                out,
+                "action {rule} {} {}: {reason}",
+                action.kind, action.address
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "\n--- failback plan (exit {:?}) ---\n{}",
         run.exit, run.rendered
     );
-    runtime.block_on(asr.shutdown());
-    out
+
+    let json = render::json::render(plan);
+    let rendered: serde_json::Value = serde_json::from_str(&json)
+        .unwrap_or_else(|err| panic!("{rule}: plan --json is not JSON: {err}"));
+    let errors = validate(&schema(), &rendered);
+    assert!(errors.is_empty(), "{rule}: {errors:#?}");
+
+    // What `plan --markdown` prints when run in the configuration's directory.
+    let hint = ApplyHint::SaveFirst {
+        plan_command: "failback plan --out failback.plan\nfailback apply failback.plan".to_owned(),
+    };
+    let sources = Sources::from_files([("main.hcl".to_owned(), text)]);
+    let markdown = render::markdown::render(plan, &sources, &hint);
+
+    let norm = |text: &str| normalise(text, Some(dir.path()));
+    Renderings {
+        verdict: norm(&out),
+        json: norm(&json),
+        markdown: norm(&markdown),
+    }
+}
+
+fn schema() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../docs/plan-json.schema.json"))
+        .expect("the schema is valid JSON")
 }
 
 macro_rules! rule_cases {
     ($($name:ident => $rule:literal),* $(,)?) => {$(
         #[test]
         fn $name() {
-            let verdict = verdict($rule);
+            let renderings = verdict($rule);
+            let verdict = &renderings.verdict;
             assert!(
                 verdict.lines().any(|line| line.contains($rule)),
                 "{} shows no {}:\n{verdict}",
                 $rule,
                 $rule
             );
-            insta::with_settings!({filters => vec![
-                (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
-                (r"([0-9A-F]{2}:){31}[0-9A-F]{2}", "THUMBPRINT"),
-                (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z", "TIMESTAMP"),
-            ]}, {
-                insta::assert_snapshot!($rule, verdict);
-            });
+            assert!(renderings.json.contains($rule), "the JSON plan shows no {}", $rule);
+            assert!(
+                renderings.markdown.contains($rule),
+                "the Markdown plan shows no {}",
+                $rule
+            );
+            insta::assert_snapshot!($rule, verdict);
+            insta::assert_snapshot!(concat!($rule, "_json"), renderings.json);
+            insta::assert_snapshot!(concat!($rule, "_markdown"), renderings.markdown);
         }
     )*};
 }
@@ -164,8 +200,9 @@ rule_cases! {
 /// The unbroken estate plans without a single finding or fix: one reprotect to do.
 #[test]
 fn the_basic_estate_breaks_no_rule() {
-    let verdict = verdict_for("basic", &repository().join("examples/basic/estate.json"));
-    let (findings, plan) = verdict
+    let renderings = verdict_for("basic", &repository().join("examples/basic/estate.json"));
+    let (findings, plan) = renderings
+        .verdict
         .split_once("\n--- failback plan")
         .expect("the verdict has a plan");
     assert_eq!(findings, "");

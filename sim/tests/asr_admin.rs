@@ -186,3 +186,32 @@ async fn counters_report_requests_and_accepted_reprotects() {
         2
     );
 }
+
+#[tokio::test]
+async fn only_a_reprotected_item_can_be_moved_to_another_master_target() {
+    let sim = basics().await;
+    let not_reprotected = admin(
+        &sim,
+        Method::PATCH,
+        "/_sim/items/web01-item",
+        Some(json!({"master_target": "mt-win-01"})),
+    )
+    .await;
+    assert_eq!(not_reprotected.status, 409, "{:?}", not_reprotected.body);
+    assert!(
+        not_reprotected.body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("not reprotected"),
+        "{:?}",
+        not_reprotected.body
+    );
+    let unknown = admin(
+        &sim,
+        Method::PATCH,
+        "/_sim/items/web01-item",
+        Some(json!({"master_target": "mt-nope"})),
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{:?}", unknown.body);
+}

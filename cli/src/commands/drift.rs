@@ -1,52 +1,50 @@
 //! `failback drift`: what changed outside failback since the last apply. It plans
-//! against a fresh discovery and compares the result with the state: a reprotect the
-//! state records as applied that needs doing again (the item is no longer protected),
-//! a reprotect done with other values (a different master target), a fix the state
-//! records that is needed again (a snapshot back on a master target, disk.EnableUUID
-//! reset), and a violated rule on anything failback applied (health turned critical,
-//! a heartbeat stopped).
+//! against a fresh discovery and compares the result with the state ([`detect`]): a
+//! reprotect the state records as applied that needs doing again (the item is no
+//! longer protected), a reprotect in place with other values (a different master
+//! target), a VM fix needed again (a snapshot back on a master target, disk.EnableUUID
+//! reset), a violated rule, and what the applied reprotects replicate through turning
+//! unhealthy (health turned critical, a heartbeat stopped).
 //!
-//! Meant for schedules: exit 0 clean, 2 drift, 1 error.
+//! Meant for schedules: exit 0 clean, 2 drift, 1 error. Reports as text, JSON
+//! (`docs/drift.md`) or Markdown.
+
+mod detect;
 
 use std::path::Path;
 
-use failback_engine::plan::{self, Plan, PlanMeta, PriorState, kinds};
-use failback_engine::rules::{Severity, Status};
+use failback_engine::plan::{self, PlanMeta, PriorState};
 use failback_engine::state::{self, Outcome, State};
-use serde::Serialize;
 
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
 use crate::commands::plan::{DISCOVERY_TIMEOUT, PlanWiring, default_wiring, discover};
-use crate::events::state_key;
 use crate::ui::Ui;
+
+pub use detect::{Change, DriftItem, compare, drift_kinds};
+
+/// The version of the `--json` report. A reader accepts any `1.x`: minor bumps only
+/// add fields.
+pub const DRIFT_FORMAT_VERSION: &str = "1.1";
 
 /// Report what changed outside failback since the last apply: items no longer
 /// protected, health turned critical, snapshots back on a master target, heartbeats
 /// stopped, disk.EnableUUID reset, a different master target.
+///
+/// Each change names the object, how failback left it, what is there now and what to
+/// do. Only what failback applied (the state) can drift; it never writes state.
 ///
 /// Exit codes: 0 no drift, 2 drift, 1 error.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub config: crate::commands::config_args::ConfigArgs,
-    /// Print the report as JSON.
+    /// Print the report as JSON (one line; the fields are in docs/drift.md).
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
     /// Print the report as Markdown (an issue or chat message).
     #[arg(long)]
     pub markdown: bool,
-}
-
-/// One thing that moved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DriftItem {
-    pub address: String,
-    /// `no_longer_protected`, `values_changed`, `fix_undone`, `rule_violated`.
-    pub kind: &'static str,
-    /// The rule, for `rule_violated` and rule-driven fixes.
-    pub rule: Option<String>,
-    pub message: String,
 }
 
 /// `failback drift`.
@@ -102,105 +100,7 @@ pub fn run_drift(
         .values()
         .filter(|r| r.outcome == Outcome::Applied)
         .count();
-    Ok((compare(&plan, &state), applied))
-}
-
-/// The drift of `plan` (made from a fresh discovery) against what `state` says was
-/// applied. Nothing failback never applied is drift: that is a plan's business.
-pub fn compare(plan: &Plan, state: &State) -> Vec<DriftItem> {
-    let applied = |key: &str| {
-        state
-            .get(key)
-            .is_some_and(|resource| resource.outcome == Outcome::Applied)
-    };
-    let mut items = Vec::new();
-    for action in &plan.actions {
-        let key = state_key(action);
-        let address = action.address.to_string();
-        if action.kind == kinds::REPROTECT && applied(&key) {
-            items.push(DriftItem {
-                address,
-                kind: "no_longer_protected",
-                rule: None,
-                message: format!(
-                    "{} was reprotected by failback and is no longer protected: {}",
-                    action.target_name(),
-                    action.reason
-                ),
-            });
-        } else if action.kind != kinds::REPROTECT
-            && action.kind != kinds::WAIT_FOR_AGENT
-            // Once failback applied anything, a fix needed again means someone undid
-            // it (or the estate moved under it).
-            && !state.resources.is_empty()
-        {
-            items.push(DriftItem {
-                address,
-                kind: "fix_undone",
-                rule: action.rule.clone(),
-                message: format!(
-                    "{} needs {} again: {}",
-                    action.target_name(),
-                    action.kind,
-                    action.reason
-                ),
-            });
-        }
-    }
-    for not_planned in &plan.not_planned {
-        let address = not_planned.address.to_string();
-        if applied(&address) {
-            items.push(DriftItem {
-                address,
-                kind: "no_longer_protected",
-                rule: None,
-                message: format!(
-                    "was reprotected by failback and is no longer protected, nor can it be \
-                     reprotected now: {}",
-                    not_planned.reason
-                ),
-            });
-        }
-    }
-    for drift in &plan.drift {
-        let address = drift.address.to_string();
-        if applied(&address) {
-            items.push(DriftItem {
-                address,
-                kind: "values_changed",
-                rule: None,
-                message: format!(
-                    "{} ({}) changed outside failback: {} (observed {}, declared {})",
-                    drift.protected_item,
-                    drift.attributes.join(", "),
-                    drift.reason,
-                    drift.before,
-                    drift.after
-                ),
-            });
-        }
-    }
-    if !state.resources.is_empty() {
-        for finding in &plan.findings {
-            let violated = finding.status == Status::Violated
-                && finding.acknowledged.is_none()
-                && finding.severity != Severity::Advice;
-            if violated {
-                items.push(DriftItem {
-                    address: finding.address.to_string(),
-                    kind: "rule_violated",
-                    rule: Some(finding.rule.clone()),
-                    message: match &finding.observed {
-                        Some(observed) => format!("{} (observed: {observed})", finding.message),
-                        None => finding.message.clone(),
-                    },
-                });
-            }
-        }
-    }
-    items.sort_by(|a, b| (&a.address, a.kind, &a.rule).cmp(&(&b.address, b.kind, &b.rule)));
-    items.dedup();
-    items
+    Ok((compare(config, &plan, &state), applied))
 }
 
 fn render_human(items: &[DriftItem], applied: usize) -> String {
@@ -210,7 +110,7 @@ fn render_human(items: &[DriftItem], applied: usize) -> String {
         );
     }
     let mut out = format!(
-        "Drift: {} change(s) outside failback since the last apply.\n\n",
+        "Drift: {} change(s) outside failback since the last apply.\n",
         items.len()
     );
     for item in items {
@@ -219,7 +119,16 @@ fn render_human(items: &[DriftItem], applied: usize) -> String {
             .as_deref()
             .map(|r| format!(" [{r}]"))
             .unwrap_or_default();
-        out.push_str(&format!("  ! {}{rule}: {}\n", item.address, item.message));
+        out.push_str(&format!(
+            "\n  ! {}: {}{rule}\n      {}: {} -> {}\n      {}\n      To do: {}\n",
+            item.address,
+            item.change.title(),
+            item.object,
+            item.before,
+            item.after,
+            item.message,
+            item.remediation
+        ));
     }
     out.push_str("\nRun `failback plan` to see what would bring it back, then `failback apply`.\n");
     out
@@ -227,7 +136,7 @@ fn render_human(items: &[DriftItem], applied: usize) -> String {
 
 fn render_json(items: &[DriftItem], applied: usize) -> String {
     let report = serde_json::json!({
-        "format_version": "1.0",
+        "format_version": DRIFT_FORMAT_VERSION,
         "drift": !items.is_empty(),
         "applied_resources": applied,
         "items": items,
@@ -243,25 +152,34 @@ fn render_markdown(items: &[DriftItem], applied: usize) -> String {
     }
     let mut out = format!(
         "**failback drift**: {} change(s) outside failback since the last apply.\n\n\
-         | address | kind | rule | what |\n| --- | --- | --- | --- |\n",
+         | address | change | rule | object | before | after | to do |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n",
         items.len()
     );
     for item in items {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
             item.address,
-            item.kind,
+            item.change.title(),
             item.rule.as_deref().unwrap_or(""),
-            item.message.replace('|', "\\|").replace('\n', " ")
+            cell(&item.object),
+            cell(&item.before),
+            cell(&item.after),
+            cell(&item.remediation)
         ));
     }
     out
 }
 
+/// Text safe inside a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Utc;
-    use failback_engine::plan::worlds;
+    use failback_engine::plan::{kinds, worlds};
     use failback_engine::state::ResourceState;
 
     use super::*;
@@ -284,87 +202,312 @@ mod tests {
         state
     }
 
+    fn drift_of(world: &worlds::World, state: &State) -> Vec<DriftItem> {
+        compare(&world.config, &world.plan(), state)
+    }
+
     #[test]
     fn nothing_applied_is_never_drift() {
-        let plan = worlds::drift().plan();
-        assert_eq!(compare(&plan, &State::new("test")), Vec::new());
+        let world = worlds::drift();
+        assert_eq!(drift_of(&world, &State::new("test")), Vec::new());
     }
 
     #[test]
     fn everything_in_place_as_applied_is_no_drift() {
-        let plan = worlds::all_done().plan();
+        let world = worlds::all_done();
         let state = state_with(&["reprotect.web01", "reprotect.app01"], Outcome::Applied);
-        assert_eq!(compare(&plan, &state), Vec::new());
+        assert_eq!(drift_of(&world, &state), Vec::new());
     }
 
     #[test]
     fn an_applied_reprotect_needed_again_is_no_longer_protected() {
-        let plan = worlds::all_new().plan();
+        let world = worlds::all_new();
         let state = state_with(&["reprotect.web01"], Outcome::Applied);
-        let items = compare(&plan, &state);
+        let items = drift_of(&world, &state);
         let web01: Vec<_> = items
             .iter()
             .filter(|i| i.address == "reprotect.web01")
             .collect();
         assert_eq!(web01.len(), 1, "{items:?}");
-        assert_eq!(web01[0].kind, "no_longer_protected");
+        assert_eq!(web01[0].kind, drift_kinds::NO_LONGER_PROTECTED);
+        assert_eq!(web01[0].change, Change::NoLongerProtected);
+        assert_eq!(web01[0].object, "protected item web01");
+        assert_eq!(web01[0].after, "UnplannedFailoverCommitted");
         // app01 and db01 were never applied: not drift.
         assert!(
             items
                 .iter()
-                .all(|i| i.kind != "no_longer_protected" || i.address == "reprotect.web01")
+                .all(|i| i.change != Change::NoLongerProtected || i.address == "reprotect.web01")
         );
     }
 
     #[test]
     fn a_failed_reprotect_still_to_do_is_not_drift() {
-        let plan = worlds::all_new().plan();
+        let world = worlds::all_new();
         let state = state_with(
             &["reprotect.web01"],
             Outcome::Failed {
                 message: "job failed".to_owned(),
             },
         );
-        let items = compare(&plan, &state);
+        let items = drift_of(&world, &state);
         assert!(
-            items.iter().all(|i| i.kind != "no_longer_protected"),
+            items.iter().all(|i| i.change != Change::NoLongerProtected),
             "{items:?}"
         );
     }
 
     #[test]
-    fn other_values_than_applied_are_values_changed() {
-        let plan = worlds::drift().plan();
+    fn another_master_target_than_applied_is_a_different_master_target() {
+        let world = worlds::drift();
         let state = state_with(&["reprotect.web01", "reprotect.db01"], Outcome::Applied);
-        let items = compare(&plan, &state);
-        assert!(
-            items
-                .iter()
-                .any(|i| i.address == "reprotect.db01" && i.kind == "values_changed"),
-            "{items:?}"
-        );
+        let items = drift_of(&world, &state);
+        let db01 = items
+            .iter()
+            .find(|i| i.address == "reprotect.db01")
+            .unwrap_or_else(|| panic!("db01 drifted: {items:?}"));
+        assert_eq!(db01.kind, drift_kinds::VALUES_CHANGED);
+        assert_eq!(db01.change, Change::MasterTargetChanged);
+        assert!(db01.before.contains("master_target = "), "{db01:?}");
+        assert!(db01.after.contains("master_target = "), "{db01:?}");
+        assert_ne!(db01.before, db01.after);
+        insta::assert_snapshot!(render_human(&items, 2));
     }
 
     #[test]
-    fn a_fix_needed_again_after_an_apply_is_fix_undone() {
-        let plan = worlds::destructive_snapshots().plan();
-        let state = state_with(&["reprotect.other"], Outcome::Applied);
-        let items = compare(&plan, &state);
-        assert!(items.iter().any(|i| i.kind == "fix_undone"), "{items:?}");
+    fn snapshots_back_after_an_apply_are_a_snapshot_that_came_back() {
+        let world = worlds::destructive_snapshots();
+        let plan = world.plan();
+        let removal = plan
+            .actions
+            .iter()
+            .find(|action| action.kind == kinds::REMOVE_SNAPSHOTS)
+            .expect("the world plans a snapshot removal");
+        // Another reprotect applied says nothing about this VM: its reprotect is still
+        // to do, and what it needs is the plan's business.
+        let other = state_with(&["reprotect.other"], Outcome::Applied);
+        assert_eq!(drift_of(&world, &other), Vec::new());
+        // The removal applied, and snapshots are there again: drift.
+        let mut state = State::new("test");
+        state
+            .upsert(ResourceState {
+                address: removal.id.clone(),
+                kind: kinds::REMOVE_SNAPSHOTS.to_owned(),
+                inputs: removal.after.clone(),
+                outcome: Outcome::Applied,
+                remote_ids: Vec::new(),
+                started_at: Utc::now(),
+                finished_at: Some(Utc::now()),
+            })
+            .expect("no secret");
+        let items = drift_of(&world, &state);
+        let snapshot = items
+            .iter()
+            .find(|i| i.change == Change::SnapshotReturned)
+            .unwrap_or_else(|| panic!("a snapshot came back: {items:?}"));
+        assert_eq!(snapshot.kind, drift_kinds::FIX_UNDONE);
+        assert_eq!(snapshot.before, "no snapshots");
+        assert_eq!(
+            snapshot.after,
+            "2 snapshot(s): before-patching, pre-failover"
+        );
+        assert!(snapshot.object.starts_with("VM "), "{snapshot:?}");
+    }
+
+    #[test]
+    fn disk_enable_uuid_needed_again_after_an_apply_is_a_reset() {
+        let world = worlds::WorldBuilder::new()
+            .machine(worlds::Machine::new(
+                "web01",
+                worlds::ItemState::ReprotectedAsDeclared,
+            ))
+            .fix_disk_enable_uuid()
+            .build();
+        let state = state_with(&["reprotect.web01"], Outcome::Applied);
+        let items = drift_of(&world, &state);
+        let reset = items
+            .iter()
+            .find(|i| i.change == Change::DiskEnableUuidReset)
+            .unwrap_or_else(|| panic!("disk.EnableUUID reset: {items:?}"));
+        assert_eq!(reset.kind, drift_kinds::FIX_UNDONE);
+        assert_eq!(reset.rule.as_deref(), Some("FB107"));
+        assert!(reset.object.starts_with("master target VM "), "{reset:?}");
+        assert_eq!(reset.before, "disk.EnableUUID = TRUE");
+        assert_ne!(reset.after, reset.before);
+    }
+
+    #[test]
+    fn what_applied_reprotects_replicate_through_turning_unhealthy_is_drift() {
+        let mut world = worlds::all_done();
+        let long_ago = worlds::fixed_time() - chrono::Duration::hours(3);
+        for vault in world.observed.vaults.values_mut() {
+            for item in &mut vault.protected_items {
+                item.replication_health = Some("Critical".to_owned());
+            }
+            for fabric in &mut vault.fabrics {
+                fabric.last_heartbeat = Some(long_ago);
+                for mt in &mut fabric.master_targets {
+                    mt.last_heartbeat = Some(long_ago);
+                }
+            }
+        }
+        // Only web01 was applied by failback: app01's health is not drift.
+        let state = state_with(&["reprotect.web01"], Outcome::Applied);
+        let items = drift_of(&world, &state);
+        let told: Vec<(String, Change)> = items
+            .iter()
+            .map(|i| (i.address.clone(), i.change))
+            .collect();
+        assert!(
+            told.contains(&("reprotect.web01".to_owned(), Change::HealthCritical)),
+            "{items:#?}"
+        );
+        assert!(
+            !told.iter().any(|(address, _)| address == "reprotect.app01"),
+            "{items:#?}"
+        );
+        let heartbeats: Vec<&DriftItem> = items
+            .iter()
+            .filter(|i| i.change == Change::HeartbeatStopped)
+            .collect();
+        assert!(
+            heartbeats
+                .iter()
+                .any(|i| i.address.starts_with("master_target.")),
+            "{items:#?}"
+        );
+        assert!(
+            heartbeats
+                .iter()
+                .any(|i| i.address.starts_with("configuration_server.")),
+            "{items:#?}"
+        );
+        assert!(
+            heartbeats
+                .iter()
+                .all(|i| i.after.contains("(180 minutes before discovery)")),
+            "{heartbeats:#?}"
+        );
+        // Without anything applied, none of it is drift.
+        assert_eq!(drift_of(&world, &State::new("test")), Vec::new());
+    }
+
+    #[test]
+    fn violated_rules_after_an_apply_say_what_changed_and_others_are_not_drift() {
+        use failback_engine::rules::Severity;
+        let heartbeat = "last heartbeat 2026-11-26T08:00:00+00:00";
+        let world = worlds::WorldBuilder::new()
+            .machine(worlds::Machine::new(
+                "web01",
+                worlds::ItemState::ReprotectedAsDeclared,
+            ))
+            .finding(
+                "FB104",
+                Severity::Error,
+                "process_server.ps_azure",
+                "process server ps-azure-01 last reached the configuration server 90 minutes \
+                 before discovery",
+                Some(heartbeat),
+                "check the process server's services",
+                None,
+            )
+            .finding(
+                "FB113",
+                Severity::Error,
+                "master_target.mt_linux",
+                "VMware Tools do not run on master target VM mt-linux-01",
+                Some("guest.toolsRunningStatus = guestToolsNotRunning"),
+                "start VMware Tools on mt-linux-01",
+                None,
+            )
+            // Not drift: advice, a rule that could not be checked, an acknowledged one.
+            .finding(
+                "FB123",
+                Severity::Advice,
+                "reprotect.web01",
+                "web01 had a static IP address",
+                None,
+                "set it again",
+                None,
+            )
+            .finding(
+                "FB108",
+                Severity::Warning,
+                "master_target.mt_linux",
+                "could not check",
+                None,
+                "check by hand",
+                Some("datastore cluster not discovered"),
+            )
+            .finding(
+                "FB128",
+                Severity::Warning,
+                "reprotect.web01",
+                "VM web01 is powered on",
+                Some("poweredOn"),
+                "power it off",
+                None,
+            )
+            .acknowledge("web01", "FB128", "powered on by the change runbook")
+            .build();
+        let state = state_with(&["reprotect.web01"], Outcome::Applied);
+        let items = drift_of(&world, &state);
+        let told: Vec<(&str, Change, Option<&str>)> = items
+            .iter()
+            .map(|i| (i.address.as_str(), i.change, i.rule.as_deref()))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                (
+                    "master_target.mt_linux",
+                    Change::RuleViolated,
+                    Some("FB113")
+                ),
+                (
+                    "process_server.ps_azure",
+                    Change::HeartbeatStopped,
+                    Some("FB104")
+                ),
+            ],
+            "{items:#?}"
+        );
+        assert_eq!(items[0].object, "master target VM mt-linux-01");
+        assert_eq!(
+            items[0].before,
+            "held: VMware Tools run on the master target"
+        );
+        assert_eq!(
+            items[0].after,
+            "guest.toolsRunningStatus = guestToolsNotRunning"
+        );
+        assert_eq!(items[0].remediation, "start VMware Tools on mt-linux-01");
+        assert_eq!(items[1].object, "process server ps-azure-01");
+        assert_eq!(items[1].before, "heartbeat within 15 minutes");
+        assert_eq!(items[1].after, heartbeat);
+    }
+
+    fn sample() -> Vec<DriftItem> {
+        vec![DriftItem {
+            address: "master_target.mt_linux".to_owned(),
+            kind: drift_kinds::FIX_UNDONE,
+            change: Change::SnapshotReturned,
+            rule: Some("FB115".to_owned()),
+            object: "master target VM mt-lnx-01".to_owned(),
+            before: "no snapshots".to_owned(),
+            after: "1 snapshot(s): pre|patch".to_owned(),
+            message: "master target VM mt-lnx-01 has 1 snapshot(s)".to_owned(),
+            remediation: "run `failback apply` to remove them again".to_owned(),
+        }]
     }
 
     #[test]
     fn reports_render_in_every_format() {
-        let items = vec![DriftItem {
-            address: "reprotect.web01".to_owned(),
-            kind: "rule_violated",
-            rule: Some("FB104".to_owned()),
-            message: "process server ps01 | critical".to_owned(),
-        }];
+        let items = sample();
         insta::assert_snapshot!(render_human(&items, 3));
         insta::assert_snapshot!(render_markdown(&items, 3));
         let json: serde_json::Value = serde_json::from_str(&render_json(&items, 3)).expect("JSON");
-        assert_eq!(json["items"][0]["rule"], "FB104");
+        insta::assert_json_snapshot!(json);
         assert_eq!(
             render_human(&[], 2),
             "No drift. The 2 applied change(s) in the state are still in place.\n"

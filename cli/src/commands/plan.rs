@@ -228,7 +228,9 @@ fn chdir_flag(dir: &Path) -> String {
     }
 }
 
-fn apply_command(dir: &Path, out: &Path) -> String {
+/// The command that applies the plan saved at `out` (relative to `dir`), as the user
+/// types it: with `-C DIR` when they ran failback with one.
+pub(crate) fn apply_command(dir: &Path, out: &Path) -> String {
     format!(
         "failback{} apply {}",
         chdir_flag(dir),

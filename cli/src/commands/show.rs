@@ -45,7 +45,8 @@ pub fn show(dir: &Path, args: &Args, paint: Paint) -> Result<String, CommandErro
             super::plan::Format::Human => render::human::render(&plan, &sources, paint),
             super::plan::Format::Json => render::json::render(&plan),
             super::plan::Format::Markdown => {
-                let command = format!("failback apply {}", args.file.display());
+                // The same command `plan --out` printed: `-C DIR` stays when it was given.
+                let command = super::plan::apply_command(dir, &args.file);
                 render::markdown::render(&plan, &sources, &ApplyHint::Command(command))
             }
         },

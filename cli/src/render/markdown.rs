@@ -288,7 +288,11 @@ fn findings_table(plan: &Plan, max: usize) -> String {
             (false, Severity::Advice) => ":information_source:",
         };
         let mut message = finding.message.clone();
-        if let failback_engine::rules::Status::CouldNotCheck { reason } = &finding.status {
+        // As in the text rendering: a message that already says why it could not
+        // be checked is not told twice.
+        if let failback_engine::rules::Status::CouldNotCheck { reason } = &finding.status
+            && !finding.message.contains(reason.as_str())
+        {
             message = format!("could not check: {reason} ({message})");
         }
         if let Some(reason) = &finding.acknowledged {

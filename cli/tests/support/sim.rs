@@ -299,3 +299,106 @@ pub fn wait_bounded(mut child: Child, deadline: Duration) -> Run {
         stderr: stderr.join().unwrap_or_default(),
     }
 }
+
+/// Changes to the running vCenter simulator, made over its SOAP API as an operator's
+/// govc or PowerCLI would (through failback's own vim25 client, which the provider's
+/// tests check against the same harness): for tests that change the world behind
+/// failback's back after an apply. Each call logs in, makes one change, waits for its
+/// vSphere task (at most [`VCENTER_TASK_DEADLINE`]) and logs out.
+impl SimWorld {
+    /// A client for the running harness, logging in as the estate's first user with
+    /// the example's password and trusting the harness's CA.
+    pub fn vcenter_client(&self) -> failback_provider_vcenter::VcenterClient {
+        use failback_engine::config::Sensitive;
+        use failback_provider_vcenter::{Timeouts, TlsOptions, VcenterClient, VcenterSettings};
+
+        let vcsim = self.vcsim.as_ref().expect("the vCenter simulator runs");
+        let var = |name: &str| {
+            self.vars
+                .iter()
+                .find(|(var, _)| var == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default()
+        };
+        let mut settings = VcenterSettings::new(
+            &vcsim.url,
+            var("vcenter_username"),
+            Sensitive::new(var("vsphere_password")),
+        )
+        .expect("the harness's URL and user are valid settings");
+        settings.tls = TlsOptions {
+            ca_file: Some(vcsim.ca_file.clone()),
+            ..TlsOptions::default()
+        };
+        settings.timeouts = Timeouts {
+            connect: Duration::from_secs(5),
+            request: Duration::from_secs(30),
+            task: VCENTER_TASK_DEADLINE,
+        };
+        VcenterClient::new(settings).expect("a client for the harness")
+    }
+
+    /// Takes a snapshot of VM `vm` named `name` (CreateSnapshot_Task, no memory, not
+    /// quiesced), as an operator would before patching.
+    pub fn vcenter_create_snapshot(&self, vm: &str, name: &str) {
+        use failback_provider_vcenter::actions::{find_vm, wait_for_task};
+        use failback_provider_vcenter::client::MoRef;
+        use failback_provider_vcenter::soap::text_element;
+
+        let client = self.vcenter_client();
+        self.runtime.block_on(async {
+            let session = client.login().await.expect("log in to the harness");
+            let outcome = async {
+                let moref = find_vm(&session, vm).await?;
+                let mut inner = String::new();
+                moref.write(&mut inner, "_this");
+                text_element(&mut inner, "name", name);
+                text_element(&mut inner, "description", "taken by a failback test");
+                inner.push_str("<memory>false</memory><quiesce>false</quiesce>");
+                let response = session.call("CreateSnapshot_Task", &inner).await?;
+                let task = response
+                    .result()
+                    .and_then(|result| result.child("returnval"))
+                    .and_then(MoRef::from_node)
+                    .ok_or_else(|| failback_provider_vcenter::VcenterError::Protocol {
+                        method: "CreateSnapshot_Task".into(),
+                        detail: "no task reference in the answer".into(),
+                    })?;
+                wait_for_task(
+                    &session,
+                    &task,
+                    &format!("snapshot {vm}"),
+                    VCENTER_TASK_DEADLINE,
+                    &failback_engine::provider::NoProgress,
+                )
+                .await
+            }
+            .await;
+            session.logout().await;
+            outcome.unwrap_or_else(|err| panic!("snapshot {name} of VM {vm}: {err}"));
+        });
+    }
+
+    /// Sets (or resets) advanced configuration parameter `key` of VM `vm` to `value`
+    /// (ReconfigVM_Task with `extraConfig`).
+    pub fn vcenter_set_extra_config(&self, vm: &str, key: &str, value: &str) {
+        let client = self.vcenter_client();
+        self.runtime.block_on(async {
+            let session = client.login().await.expect("log in to the harness");
+            let outcome = failback_provider_vcenter::actions::set_extra_config(
+                &session,
+                vm,
+                key,
+                value,
+                VCENTER_TASK_DEADLINE,
+                &failback_engine::provider::NoProgress,
+            )
+            .await;
+            session.logout().await;
+            outcome.unwrap_or_else(|err| panic!("set {key} = {value} on VM {vm}: {err}"));
+        });
+    }
+}
+
+/// The longest a vSphere task started by a test may run in the harness.
+pub const VCENTER_TASK_DEADLINE: Duration = Duration::from_secs(30);

@@ -10,7 +10,7 @@
 //! | POST | `/_sim/process-servers/{id}/heartbeat` | `{"age_s": N}` | same for a process server |
 //! | POST | `/_sim/master-targets/{id}/heartbeat` | `{"age_s": N}` | same for a master target |
 //! | POST | `/_sim/process-servers/{id}/health-errors` | `{"message": "..."}` | adds a health error |
-//! | PATCH | `/_sim/items/{item}` | any of `protection_state`, `protection_state_description`, `active_location`, `allowed_operations`, `replication_health`, `health_errors` | changes the item |
+//! | PATCH | `/_sim/items/{item}` | any of `protection_state`, `protection_state_description`, `active_location`, `allowed_operations`, `replication_health`, `health_errors`, `master_target` | changes the item (`master_target`: the id or name of a master target of its fabric that a reprotected item now replicates through, as after someone reprotected it again by hand) |
 //! | POST | `/_sim/items/{item}/agent-registered` | | the agent registers now |
 
 use std::sync::Arc;
@@ -282,6 +282,8 @@ struct ItemPatch {
     replication_health: Option<String>,
     /// Replaces the item's health errors (messages); `[]` clears them.
     health_errors: Option<Vec<String>>,
+    /// Another master target (id or name, of the item's fabric) for a reprotected item.
+    master_target: Option<String>,
 }
 
 async fn patch_item(
@@ -300,6 +302,32 @@ async fn patch_item(
                 format!("no protected item '{item}'"),
             )
         })?;
+        if let Some(wanted) = &change.master_target {
+            let fabric_name = world.items[index].estate.fabric.clone();
+            let master_target_id = world
+                .fabric(&fabric_name)
+                .and_then(|fabric| {
+                    fabric.estate.master_targets.iter().find(|mt| {
+                        mt.id.eq_ignore_ascii_case(wanted) || mt.name.eq_ignore_ascii_case(wanted)
+                    })
+                })
+                .map(|mt| mt.id.clone())
+                .ok_or_else(|| {
+                    admin_error(
+                        StatusCode::NOT_FOUND,
+                        "NotFound",
+                        format!("fabric '{fabric_name}' has no master target '{wanted}'"),
+                    )
+                })?;
+            let Some(reverse) = world.items[index].reverse.as_mut() else {
+                return Err(admin_error(
+                    StatusCode::CONFLICT,
+                    "NotReprotected",
+                    format!("protected item '{item}' is not reprotected: it has no master target"),
+                ));
+            };
+            reverse.master_target_id = master_target_id;
+        }
         let state = &mut world.items[index];
         if let Some(protection) = change.protection_state {
             state.protection_state_description = describe_state(&protection);
