@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use super::catalogue::{FB101, FB124, FB125};
 use super::fixes::{Fix, fixes_in};
+use super::wording::counted;
 use super::{Context, Finding, Subject, require, same};
 use crate::observe::VcenterInventory;
 use crate::provider::ProviderAction;
@@ -157,9 +158,9 @@ pub(super) fn fb101_discovery_privileges(context: &Context<'_>, findings: &mut V
         if !hidden.is_empty() {
             findings.push(subject.violated(
                 format!(
-                    "{user} cannot see {} datastore(s) that VMs and hosts use; reprotect \
+                    "{user} cannot see {} that VMs and hosts use; reprotect \
                      finds no datastores with a read-only discovery account",
-                    hidden.len()
+                    counted(hidden.len(), "datastore")
                 ),
                 Some(format!(
                     "datastores referenced but not visible: {}{}",

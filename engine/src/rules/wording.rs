@@ -7,7 +7,7 @@
 
 /// `1 snapshot`, `3 snapshots`: the count and the noun in the number it needs (nouns
 /// whose plural is the singular plus `s`).
-pub(crate) fn counted(count: usize, singular: &str) -> String {
+pub fn counted(count: usize, singular: &str) -> String {
     if count == 1 {
         format!("1 {singular}")
     } else {
