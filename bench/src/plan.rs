@@ -117,6 +117,7 @@ struct Stages {
 pub fn child(dir: &Path) -> miette::Result<()> {
     let wiring = RealWiring;
     let total = Instant::now();
+    let cpu_at_start = process_cpu_seconds();
     let mut stages = Stages::default();
 
     let clock = Instant::now();
@@ -183,6 +184,7 @@ pub fn child(dir: &Path) -> miette::Result<()> {
     observed.observed_at = Some(now);
     stages.discover = clock.elapsed().as_secs_f64();
 
+    let cpu_after_discovery = process_cpu_seconds();
     let clock = Instant::now();
     let assessment = wiring.assess(&config, &observed);
     stages.rules = clock.elapsed().as_secs_f64();
@@ -222,6 +224,17 @@ pub fn child(dir: &Path) -> miette::Result<()> {
     );
     stages.render = clock.elapsed().as_secs_f64();
     let wall = total.elapsed().as_secs_f64();
+    let cpu_at_end = process_cpu_seconds();
+    // CPU seconds of every thread of this process, to read beside the wall times on a
+    // machine shared with other work, where wall time also measures waiting for a core.
+    let cpu_between = |from: Option<f64>| {
+        from.zip(cpu_at_end).map_or_else(
+            || "unknown".to_owned(),
+            |(from, to)| format!("{:.2}", to - from),
+        )
+    };
+    let cpu_s = cpu_between(cpu_at_start);
+    let non_discovery_cpu_s = cpu_between(cpu_after_discovery);
 
     let rss_mb = peak_rss_kib()
         .map(|kib| format!("{:.1}", kib as f64 / 1024.0))
@@ -231,7 +244,8 @@ pub fn child(dir: &Path) -> miette::Result<()> {
         "bench plan vms={} wall_s={wall:.3} rss_mb={rss_mb} vcenter_round_trips={} \
          arm_round_trips={} non_discovery_share={non_discovery:.3} load_s={:.3} \
          discover_s={:.3} vcenter_done_s={vcenter_s:.3} vault_done_s={vault_s:.3} rules_s={:.3} diff_s={:.3} render_s={:.3} findings={findings} \
-         actions={} human_kb={} json_kb={} markdown_kb={}",
+         actions={} human_kb={} json_kb={} markdown_kb={} cpu_s={cpu_s} \
+         non_discovery_cpu_s={non_discovery_cpu_s}",
         config.reprotects.len(),
         vcenter.client().round_trips(),
         vault.client().request_count(),
@@ -246,6 +260,24 @@ pub fn child(dir: &Path) -> miette::Result<()> {
         markdown.len() / 1024,
     );
     Ok(())
+}
+
+/// CPU time (user + system) of this process so far, all threads, finished ones
+/// included, in seconds; `None` off Linux. `/proc/self/stat` counts in clock ticks of
+/// 1/100 s (`USER_HZ`, 100 on every Linux architecture failback runs on).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    parse_cpu_ticks(&stat).map(|ticks| ticks as f64 / 100.0)
+}
+
+/// utime + stime from the text of `/proc/<pid>/stat`: fields 14 and 15, counted after
+/// the command name, which is in parentheses and may hold spaces.
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// The process's peak resident set (VmHWM), in KiB; `None` off Linux.
@@ -270,6 +302,15 @@ mod tests {
         let status = "Name:\tx\nVmPeak:\t  2000 kB\nVmHWM:\t    1234 kB\nVmRSS:\t 1000 kB\n";
         assert_eq!(parse_vm_hwm(status), Some(1234));
         assert_eq!(parse_vm_hwm("Name:\tx\n"), None);
+    }
+
+    #[test]
+    fn cpu_ticks_are_read_after_the_command_name() {
+        let stat = "4242 (failback bench) R 1 4242 4242 0 -1 4194304 500 0 0 0 \
+                    123 45 0 0 20 0 3 0 100 1000000 2000 18446744073709551615";
+        assert_eq!(parse_cpu_ticks(stat), Some(168));
+        assert_eq!(parse_cpu_ticks("4242 (x) R 1"), None);
+        assert!(process_cpu_seconds().is_none_or(|seconds| seconds >= 0.0));
     }
 
     #[test]

@@ -103,7 +103,7 @@ fn a_critical_process_server_is_drift() {
     assert!(
         health["after"]
             .as_str()
-            .is_some_and(|after| after.contains("The process server cache folder is full.")),
+            .is_some_and(|after| after.contains("The process server cache folder is full")),
         "{health:#}"
     );
     assert!(
@@ -171,7 +171,7 @@ fn a_snapshot_back_on_the_master_target_is_drift() {
     assert_eq!(human.code, Some(2), "{}", human.text());
     for expected in [
         "! master_target.mt_linux: snapshot came back [FB115]",
-        "master target VM mt-lnx-01: no snapshots -> 1 snapshot(s): pre-patch",
+        "master target VM mt-lnx-01: no snapshots -> 1 snapshot: pre-patch",
         "To do: run `failback apply` to remove them again",
     ] {
         assert!(
@@ -202,8 +202,8 @@ fn a_snapshot_back_on_the_master_target_is_drift() {
             "rule": "FB115",
             "object": "master target VM mt-lnx-01",
             "before": "no snapshots",
-            "after": "1 snapshot(s): pre-patch",
-            "message": "master target VM mt-lnx-01 has 1 snapshot(s); reprotect fails on a \
+            "after": "1 snapshot: pre-patch",
+            "message": "master target VM mt-lnx-01 has 1 snapshot; reprotect fails on a \
                         VM with snapshots (FB115)",
             "remediation": "run `failback apply` to remove them again (remove_snapshots = \
                             true; destructive), and find out who takes snapshots of \
@@ -216,7 +216,7 @@ fn a_snapshot_back_on_the_master_target_is_drift() {
     assert!(
         markdown.stdout.contains(
             "| `master_target.mt_linux` | snapshot came back | FB115 | master target VM \
-             mt-lnx-01 | no snapshots | 1 snapshot(s): pre-patch |"
+             mt-lnx-01 | no snapshots | 1 snapshot: pre-patch |"
         ),
         "{}",
         markdown.text()

@@ -1,5 +1,8 @@
 failback {
   parallelism = 10
+  # How Azure reaches on-premises: with only a site-to-site VPN the process server
+  # belongs in Azure (FB103), as process_server.azure below is.
+  connectivity = "vpn"
 }
 
 locals {

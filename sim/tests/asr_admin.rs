@@ -1,10 +1,10 @@
 //! The admin path: tests change the world while it runs (drift) and read counters.
 
-mod common;
+mod support;
 
-use common::*;
 use reqwest::Method;
 use serde_json::json;
+use support::*;
 
 #[tokio::test]
 async fn stopped_process_server_heartbeat_turns_critical() {

@@ -1,9 +1,9 @@
 //! Every read endpoint of the ASR simulator, paging, authentication and api-version.
 
-mod common;
+mod support;
 
-use common::*;
 use failback_sim::asr::SimOptions;
+use support::*;
 
 #[tokio::test]
 async fn fabrics_list_and_get_carry_vmware_details() {

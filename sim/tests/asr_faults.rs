@@ -1,11 +1,11 @@
 //! Fault injection: 429 with Retry-After, 500/503, dropped connections, repeatable by
 //! seed, never on the admin path.
 
-mod common;
+mod support;
 
-use common::*;
 use failback_sim::asr::SimOptions;
 use failback_sim::estate::Estate;
+use support::*;
 
 fn faulty(r429: f64, r5xx: f64, drop: f64, seed: u64) -> Estate {
     let mut estate = estate("vault-reprotect-basics.json");

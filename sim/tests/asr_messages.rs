@@ -1,11 +1,11 @@
 //! What users end up reading, pinned: every reprotect refusal's ARM error body, and the
 //! shapes of a VMware fabric and a forward protected item (fixed simulated epoch).
 
-mod common;
+mod support;
 
-use common::*;
 use failback_sim::asr::SimOptions;
 use serde_json::{Value, json};
+use support::*;
 
 fn epoch() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::parse_from_rfc3339("2026-11-26T12:00:00Z")

@@ -1,11 +1,11 @@
 //! Reprotect through the ASR simulator: the 202 + job happy path to `Protected`
 //! (reverse, `InMage`), and every refusal ASR gives for bad input or state.
 
-mod common;
+mod support;
 
-use common::*;
 use failback_sim::asr::SimOptions;
 use serde_json::{Value, json};
+use support::*;
 
 fn strip(mut input: Value, field: &str) -> Value {
     if let Some(details) = input["properties"]["providerSpecificDetails"].as_object_mut() {

@@ -3,16 +3,16 @@
 //! swagger (`shared/asr-api/service.2026-05-01.json` with ARM's common types), and its
 //! shapes compared with the structure of Microsoft's published examples.
 
-mod common;
 mod schema;
+mod support;
 
 use std::collections::BTreeSet;
 
-use common::*;
 use failback_sim::asr::{RunningAsrSimulator, SimOptions};
 use reqwest::Method;
 use schema::{Swagger, example_body, key_paths};
 use serde_json::{Value, json};
+use support::*;
 
 /// A world in every state worth checking: a reverse-protected item, a running job, a
 /// failed job, health errors, a stale heartbeat, an unusable retention volume.

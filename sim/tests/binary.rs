@@ -1,15 +1,13 @@
 //! The `failback-sim` binary: one JSON line with what a client needs, a working
 //! endpoint, clean stop on stdin closed or SIGTERM, and clear estate errors.
 
-mod common;
+mod support;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
-use common::estate_path;
 use serde_json::Value;
+use support::estate_path;
 
 fn spawn(args: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_failback-sim"))
@@ -21,36 +19,13 @@ fn spawn(args: &[&str]) -> Child {
         .unwrap_or_else(|err| panic!("spawn failback-sim: {err}"))
 }
 
-/// The first stdout line, within a bound.
+/// The first stdout line. Generous: the first start may build the Go harness.
 fn first_line(child: &mut Child) -> Value {
-    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    // Generous: the first start may build the Go harness.
-    let line = match rx.recv_timeout(Duration::from_secs(300)) {
-        Ok(line) => line,
-        Err(_) => {
-            let _ = child.kill();
-            panic!("no JSON line within 300 s");
-        }
-    };
-    serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line:?}"))
+    support::ready_line(child, Duration::from_secs(300))
 }
 
-/// Waits for the process to exit, within a bound.
 fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    for _ in 0..400 {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    let _ = child.kill();
-    panic!("failback-sim did not stop within 10 s");
+    support::wait_exit(child, Duration::from_secs(10))
 }
 
 fn basics() -> String {
@@ -78,7 +53,7 @@ async fn prints_one_json_line_serves_and_stops_when_stdin_closes() {
     let url = format!(
         "{endpoint}/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-dr/providers/Microsoft.RecoveryServices/vaults/contoso-vault/replicationProtectedItems?api-version=2026-05-01"
     );
-    let page: Value = common::client()
+    let page: Value = support::client()
         .get(&url)
         .bearer_auth(&token)
         .send()
@@ -93,7 +68,7 @@ async fn prints_one_json_line_serves_and_stops_when_stdin_closes() {
     drop(child.stdin.take());
     let status = wait_exit(&mut child);
     assert!(status.success(), "{status:?}");
-    let refused = common::client().get(&url).bearer_auth(&token).send().await;
+    let refused = support::client().get(&url).bearer_auth(&token).send().await;
     assert!(refused.is_err(), "still serving after stop");
 }
 

@@ -2,6 +2,8 @@
 //! keeps global state) on an estate and checks one behaviour the harness patches into
 //! vcsim so that it answers like a real vCenter.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,12 +11,7 @@ use std::time::Duration;
 use failback_sim::estate::Estate;
 use failback_sim::vcsim::{Vcsim, VcsimError};
 use sha1::Digest as _;
-
-fn estate_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../testdata/estates")
-        .join(name)
-}
+use support::estate_path;
 
 fn start_basic() -> Vcsim {
     match Vcsim::start(&estate_path("vcenter-basic.json")) {
@@ -949,7 +946,6 @@ fn measure_startup_of_generated_estates() {
 
 /// Starts the binary directly and returns the child and its ready line.
 fn spawn_binary(args: &[&str]) -> (std::process::Child, serde_json::Value) {
-    use std::io::BufRead as _;
     let binary = failback_sim::vcsim::build().expect("harness built");
     let mut child = std::process::Command::new(binary)
         .arg("--estate")
@@ -960,27 +956,13 @@ fn spawn_binary(args: &[&str]) -> (std::process::Child, serde_json::Value) {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    std::io::BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("ready line");
-    let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    // The harness is built already: its ready line comes in well under a minute.
+    let ready = support::ready_line(&mut child, Duration::from_secs(60));
     (child, ready)
 }
 
 fn wait_with_deadline(child: &mut std::process::Child) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("harness did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_exit(child, Duration::from_secs(10))
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod detect;
 use std::path::Path;
 
 use failback_engine::plan::{self, PlanMeta, PriorState};
+use failback_engine::rules::wording::counted;
 use failback_engine::state::{self, Outcome, State};
 
 use crate::command_error::{CommandError, Exit};
@@ -103,15 +104,22 @@ pub fn run_drift(
     Ok((compare(config, &plan, &state), applied))
 }
 
+/// `1 applied change in the state is` / `3 applied changes in the state are`.
+fn applied_changes_are(applied: usize) -> String {
+    let verb = if applied == 1 { "is" } else { "are" };
+    format!("{} in the state {verb}", counted(applied, "applied change"))
+}
+
 fn render_human(items: &[DriftItem], applied: usize) -> String {
     if items.is_empty() {
         return format!(
-            "No drift. The {applied} applied change(s) in the state are still in place.\n"
+            "No drift. The {} still in place.\n",
+            applied_changes_are(applied)
         );
     }
     let mut out = format!(
-        "Drift: {} change(s) outside failback since the last apply.\n",
-        items.len()
+        "Drift: {} outside failback since the last apply.\n",
+        counted(items.len(), "change")
     );
     for item in items {
         let rule = item
@@ -147,14 +155,15 @@ fn render_json(items: &[DriftItem], applied: usize) -> String {
 fn render_markdown(items: &[DriftItem], applied: usize) -> String {
     if items.is_empty() {
         return format!(
-            "**failback drift**: none; the {applied} applied change(s) are in place.\n"
+            "**failback drift**: none; the {} in place.\n",
+            applied_changes_are(applied)
         );
     }
     let mut out = format!(
-        "**failback drift**: {} change(s) outside failback since the last apply.\n\n\
+        "**failback drift**: {} outside failback since the last apply.\n\n\
          | address | change | rule | object | before | after | to do |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n",
-        items.len()
+        counted(items.len(), "change")
     );
     for item in items {
         out.push_str(&format!(
@@ -307,10 +316,7 @@ mod tests {
             .unwrap_or_else(|| panic!("a snapshot came back: {items:?}"));
         assert_eq!(snapshot.kind, drift_kinds::FIX_UNDONE);
         assert_eq!(snapshot.before, "no snapshots");
-        assert_eq!(
-            snapshot.after,
-            "2 snapshot(s): before-patching, pre-failover"
-        );
+        assert_eq!(snapshot.after, "2 snapshots: before-patching, pre-failover");
         assert!(snapshot.object.starts_with("VM "), "{snapshot:?}");
     }
 
@@ -495,8 +501,8 @@ mod tests {
             rule: Some("FB115".to_owned()),
             object: "master target VM mt-lnx-01".to_owned(),
             before: "no snapshots".to_owned(),
-            after: "1 snapshot(s): pre|patch".to_owned(),
-            message: "master target VM mt-lnx-01 has 1 snapshot(s)".to_owned(),
+            after: "1 snapshot: pre|patch".to_owned(),
+            message: "master target VM mt-lnx-01 has 1 snapshot".to_owned(),
             remediation: "run `failback apply` to remove them again".to_owned(),
         }]
     }
@@ -510,7 +516,7 @@ mod tests {
         insta::assert_json_snapshot!(json);
         assert_eq!(
             render_human(&[], 2),
-            "No drift. The 2 applied change(s) in the state are still in place.\n"
+            "No drift. The 2 applied changes in the state are still in place.\n"
         );
     }
 }

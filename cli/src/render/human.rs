@@ -3,11 +3,13 @@
 //! the recovery-plan units, drift, what cannot be planned, and the findings with
 //! their HCL snippets.
 
+use std::fmt::Write as _;
+
 use failback_engine::config::Address;
 use failback_engine::plan::{ChangeKind, Plan, PlannedAction};
 
 use super::findings::render_finding;
-use super::values::attribute_lines;
+use super::values::write_attribute_lines;
 use super::{Paint, Sources, summary_line};
 
 /// Above this many unchanged reprotects, only their count is listed.
@@ -33,8 +35,7 @@ fn verb(action: &PlannedAction) -> &'static str {
 
 /// Renders the whole plan.
 pub fn render(plan: &Plan, sources: &Sources, paint: Paint) -> String {
-    let mut out = String::new();
-    out.push_str(&render_actions(plan, paint));
+    let mut out = render_actions(plan, paint);
     out.push_str(&render_findings(plan, sources, paint));
     out
 }
@@ -94,10 +95,14 @@ pub fn render_actions(plan: &Plan, paint: Paint) -> String {
                 paint.yellow("~"),
                 drift.address
             ));
-            for line in attribute_lines(&drift.before, &drift.after, false, "      ", paint) {
-                out.push_str(&line);
-                out.push('\n');
-            }
+            write_attribute_lines(
+                &mut out,
+                &drift.before,
+                &drift.after,
+                false,
+                "      ",
+                paint,
+            );
             out.push_str(&format!("    }}\n  {}\n\n", paint.dim(&drift.reason)));
         }
     }
@@ -131,34 +136,54 @@ pub fn render_actions(plan: &Plan, paint: Paint) -> String {
 }
 
 fn push_action(out: &mut String, action: &PlannedAction, paint: Paint) {
-    let mut comment = format!("# {} {}", action.address, verb(action));
+    // Written straight into `out` (writing into a String cannot fail): a plan of
+    // thousands of actions would otherwise format every line twice.
+    let _ = write!(out, "  # {} {}", action.address, verb(action));
     if let Some(unit) = &action.unit {
-        comment.push_str(&format!(" (unit {unit})"));
+        let _ = write!(out, " (unit {unit})");
     }
     if action.destructive {
-        comment.push_str(&format!(" {}", paint.red("(destructive)")));
+        let _ = write!(out, " {}", paint.red("(destructive)"));
     }
-    out.push_str(&format!("  {comment}\n"));
-    out.push_str(&format!(
-        "  {}\n",
-        paint.dim(&format!("# {}", action.reason))
-    ));
-    out.push_str(&format!(
-        "  {} {} {:?} {{\n",
+    out.push('\n');
+    if paint.enabled() {
+        let _ = writeln!(out, "  {}", paint.dim(&format!("# {}", action.reason)));
+    } else {
+        let _ = writeln!(out, "  # {}", action.reason);
+    }
+    let _ = writeln!(
+        out,
+        "  {} {} {:?} {{",
         marker(action, paint),
         action.kind,
         action.target_name()
-    ));
+    );
     let all_added = action.change == ChangeKind::Create;
-    for line in attribute_lines(&action.before, &action.after, all_added, "      ", paint) {
-        out.push_str(&line);
-        out.push('\n');
-    }
+    write_attribute_lines(
+        out,
+        &action.before,
+        &action.after,
+        all_added,
+        "      ",
+        paint,
+    );
     if !action.depends_on.is_empty() {
-        out.push_str(&format!(
-            "      {}\n",
-            paint.dim(&format!("# after {}", action.depends_on.join(", ")))
-        ));
+        if paint.enabled() {
+            let _ = writeln!(
+                out,
+                "      {}",
+                paint.dim(&format!("# after {}", action.depends_on.join(", ")))
+            );
+        } else {
+            out.push_str("      # after ");
+            for (i, id) in action.depends_on.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(id);
+            }
+            out.push('\n');
+        }
     }
     out.push_str("    }\n\n");
 }

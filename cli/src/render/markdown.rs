@@ -168,12 +168,19 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-/// Adds rows while they fit in `max`, then a note of how many were left out.
-fn table(header: &str, rows: Vec<String>, what: &str, max: usize) -> String {
+/// Adds rows while they fit in `max`, then a note of how many were left out. Rows
+/// are made only as they are needed: a plan of thousands of actions shows a few
+/// hundred.
+fn table(
+    header: &str,
+    rows: impl ExactSizeIterator<Item = String>,
+    what: &str,
+    max: usize,
+) -> String {
     let mut out = header.to_owned();
     let total = rows.len();
     let note_room = 120;
-    for (shown, row) in rows.into_iter().enumerate() {
+    for (shown, row) in rows.enumerate() {
         if out.len() + row.len() + note_room > max {
             out.push_str(&format!(
                 "\n_… and {} more {what}, in the full plan below._\n",
@@ -190,27 +197,22 @@ fn actions_table(plan: &Plan, max: usize) -> String {
     if plan.actions.is_empty() {
         return String::new();
     }
-    let rows = plan
-        .actions
-        .iter()
-        .enumerate()
-        .map(|(i, action)| {
-            let marker = match action.change {
-                ChangeKind::Create => "`+`",
-                ChangeKind::Update => "`~`",
-                ChangeKind::Delete => "`-` :warning:",
-                ChangeKind::Read => "`<=`",
-            };
-            format!(
-                "| {} | {marker} | `{}` | `{}` | `{}` | {} |\n",
-                i + 1,
-                code(&action.address.to_string()),
-                action.kind,
-                code(action.target_name()),
-                cell(&action.reason)
-            )
-        })
-        .collect();
+    let rows = plan.actions.iter().enumerate().map(|(i, action)| {
+        let marker = match action.change {
+            ChangeKind::Create => "`+`",
+            ChangeKind::Update => "`~`",
+            ChangeKind::Delete => "`-` :warning:",
+            ChangeKind::Read => "`<=`",
+        };
+        format!(
+            "| {} | {marker} | `{}` | `{}` | `{}` | {} |\n",
+            i + 1,
+            code(&action.address.to_string()),
+            action.kind,
+            code(action.target_name()),
+            cell(&action.reason)
+        )
+    });
     table(
         "### Actions\n\n| # | | address | action | on | why |\n|---:|---|---|---|---|---|\n",
         rows,
@@ -247,7 +249,7 @@ fn drift_section(plan: &Plan, max: usize) -> String {
     }
     table(
         "### :information_source: Changed outside of failback\n\nAlready reprotected, but not as declared. failback cannot change these in place.\n\n| address | attribute | observed | declared |\n|---|---|---|---|\n",
-        rows,
+        rows.into_iter(),
         "drifted values",
         max,
     )
@@ -257,17 +259,13 @@ fn not_planned_section(plan: &Plan, max: usize) -> String {
     if plan.not_planned.is_empty() {
         return String::new();
     }
-    let rows = plan
-        .not_planned
-        .iter()
-        .map(|n| {
-            format!(
-                "| `{}` | {} |\n",
-                code(&n.address.to_string()),
-                cell(&n.reason)
-            )
-        })
-        .collect();
+    let rows = plan.not_planned.iter().map(|n| {
+        format!(
+            "| `{}` | {} |\n",
+            code(&n.address.to_string()),
+            cell(&n.reason)
+        )
+    });
     table(
         "### :x: Cannot be planned\n\n| address | why |\n|---|---|\n",
         rows,
@@ -282,36 +280,33 @@ fn findings_table(plan: &Plan, max: usize) -> String {
     }
     let mut findings: Vec<_> = plan.findings.iter().collect();
     findings.sort_by_key(|f| (f.acknowledged.is_some(), std::cmp::Reverse(f.severity)));
-    let rows = findings
-        .into_iter()
-        .map(|finding| {
-            let icon = match (finding.acknowledged.is_some(), finding.severity) {
-                (true, _) => ":ballot_box_with_check:",
-                (false, Severity::Error) => ":x:",
-                (false, Severity::Warning) => ":warning:",
-                (false, Severity::Advice) => ":information_source:",
-            };
-            let mut message = finding.message.clone();
-            // As in the text rendering: a message that already says why it could not
-            // be checked is not told twice.
-            if let failback_engine::rules::Status::CouldNotCheck { reason } = &finding.status
-                && !finding.message.contains(reason.as_str())
-            {
-                message = format!("could not check: {reason} ({message})");
-            }
-            if let Some(reason) = &finding.acknowledged {
-                message.push_str(&format!(" — acknowledged: {reason}"));
-            }
-            format!(
-                "| {icon} {} | **{}** | `{}` | {} | {} |\n",
-                severity_word(finding),
-                finding.rule,
-                code(&finding.address.to_string()),
-                cell(&message),
-                cell(&finding.remediation)
-            )
-        })
-        .collect();
+    let rows = findings.into_iter().map(|finding| {
+        let icon = match (finding.acknowledged.is_some(), finding.severity) {
+            (true, _) => ":ballot_box_with_check:",
+            (false, Severity::Error) => ":x:",
+            (false, Severity::Warning) => ":warning:",
+            (false, Severity::Advice) => ":information_source:",
+        };
+        let mut message = finding.message.clone();
+        // As in the text rendering: a message that already says why it could not
+        // be checked is not told twice.
+        if let failback_engine::rules::Status::CouldNotCheck { reason } = &finding.status
+            && !finding.message.contains(reason.as_str())
+        {
+            message = format!("could not check: {reason} ({message})");
+        }
+        if let Some(reason) = &finding.acknowledged {
+            message.push_str(&format!(" — acknowledged: {reason}"));
+        }
+        format!(
+            "| {icon} {} | **{}** | `{}` | {} | {} |\n",
+            severity_word(finding),
+            finding.rule,
+            code(&finding.address.to_string()),
+            cell(&message),
+            cell(&finding.remediation)
+        )
+    });
     table(
         "### Findings\n\n| severity | rule | object | finding | what to do |\n|---|---|---|---|---|\n",
         rows,
@@ -326,18 +321,18 @@ fn details(plan: &Plan, sources: &Sources, max: usize) -> String {
     let open = "<details><summary>Show the full plan</summary>\n\n```diff\n";
     let close = "```\n\n</details>\n\n";
     let text = human::render(plan, sources, Paint::new(false));
-    let lines: Vec<String> = text.lines().map(diff_marker_first).collect();
     let mut body = String::new();
     let note_room = 160;
-    for (shown, line) in lines.iter().enumerate() {
+    // Lines are converted only until the comment is full; the rest is only counted.
+    for (shown, line) in text.lines().map(diff_marker_first).enumerate() {
         if open.len() + body.len() + line.len() + 1 + close.len() + note_room > max {
             body.push_str(&format!(
                 "… {} more lines not shown: run `failback show` on the saved plan for all of it\n",
-                lines.len() - shown
+                text.lines().count() - shown
             ));
             break;
         }
-        body.push_str(line);
+        body.push_str(&line);
         body.push('\n');
     }
     if open.len() + body.len() + close.len() > max {

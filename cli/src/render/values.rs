@@ -2,6 +2,8 @@
 //! them: `+` added, `-` removed, `~` changed; long or multi-line values as a
 //! line diff (similar) instead of two unreadable walls of text.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
@@ -12,13 +14,32 @@ const INLINE_WIDTH: usize = 60;
 
 /// Renders a scalar or compact value as HCL-like text.
 pub fn inline(value: &Value) -> String {
+    let mut out = String::new();
+    write_inline(&mut out, value);
+    out
+}
+
+/// [`inline`], appended to `out`: plans of thousands of actions render tens of
+/// thousands of values, so none gets a string of its own.
+fn write_inline(out: &mut String, value: &Value) {
+    // Writing into a String cannot fail.
     match value {
-        Value::String(text) => format!("{text:?}"),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(inline).collect();
-            format!("[{}]", items.join(", "))
+        Value::String(text) => {
+            let _ = write!(out, "{text:?}");
         }
-        other => other.to_string(),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_inline(out, item);
+            }
+            out.push(']');
+        }
+        other => {
+            let _ = write!(out, "{other}");
+        }
     }
 }
 
@@ -48,15 +69,17 @@ fn is_long(value: &Value) -> bool {
     }
 }
 
-/// The attribute lines of one action or drift, indented by `indent`.
-/// `all_added` marks every value as new (`+`), as for a create.
-pub fn attribute_lines(
+/// The attribute lines of one action or drift, each with its `\n`, indented by
+/// `indent`, appended to `out`. `all_added` marks every value as new (`+`), as for a
+/// create.
+pub fn write_attribute_lines(
+    out: &mut String,
     before: &Value,
     after: &Value,
     all_added: bool,
     indent: &str,
     paint: Paint,
-) -> Vec<String> {
+) {
     let empty = serde_json::Map::new();
     let before_map = before.as_object().unwrap_or(&empty);
     let after_map = after.as_object().unwrap_or(&empty);
@@ -74,7 +97,13 @@ pub fn attribute_lines(
         }
     });
     let width = keys.iter().map(|key| key.len()).max().unwrap_or(0);
-    let mut lines = Vec::new();
+    let (plus, minus, tilde, arrow) = (
+        paint.green("+"),
+        paint.red("-"),
+        paint.yellow("~"),
+        paint.dim("->"),
+    );
+    // Writing into a String cannot fail.
     for key in keys {
         let old = before_map.get(key.as_str()).filter(|v| !v.is_null());
         let new = after_map.get(key.as_str()).filter(|v| !v.is_null());
@@ -84,41 +113,37 @@ pub fn attribute_lines(
                 if !all_added {
                     continue;
                 }
-                lines.push(format!(
-                    "{indent}{} {key:width$} = {}",
-                    paint.green("+"),
-                    inline(new)
-                ));
+                let _ = write!(out, "{indent}{plus} {key:width$} = ");
+                write_inline(out, new);
+                out.push('\n');
             }
-            (None, Some(new)) => lines.push(format!(
-                "{indent}{} {key:width$} = {}",
-                paint.green("+"),
-                inline(new)
-            )),
-            (Some(old), None) => lines.push(format!(
-                "{indent}{} {key:width$} = {} {} null",
-                paint.red("-"),
-                inline(old),
-                paint.dim("->")
-            )),
+            (None, Some(new)) => {
+                let _ = write!(out, "{indent}{plus} {key:width$} = ");
+                write_inline(out, new);
+                out.push('\n');
+            }
+            (Some(old), None) => {
+                let _ = write!(out, "{indent}{minus} {key:width$} = ");
+                write_inline(out, old);
+                let _ = writeln!(out, " {arrow} null");
+            }
             (Some(old), Some(new)) if is_long(old) || is_long(new) => {
-                lines.push(format!(
-                    "{indent}{} {key:width$} = <<-DIFF",
-                    paint.yellow("~")
-                ));
-                lines.extend(line_diff(old, new, &format!("{indent}    "), paint));
-                lines.push(format!("{indent}  {:width$}   DIFF", ""));
+                let _ = writeln!(out, "{indent}{tilde} {key:width$} = <<-DIFF");
+                for line in line_diff(old, new, &format!("{indent}    "), paint) {
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+                let _ = writeln!(out, "{indent}  {:width$}   DIFF", "");
             }
-            (Some(old), Some(new)) => lines.push(format!(
-                "{indent}{} {key:width$} = {} {} {}",
-                paint.yellow("~"),
-                inline(old),
-                paint.dim("->"),
-                inline(new)
-            )),
+            (Some(old), Some(new)) => {
+                let _ = write!(out, "{indent}{tilde} {key:width$} = ");
+                write_inline(out, old);
+                let _ = write!(out, " {arrow} ");
+                write_inline(out, new);
+                out.push('\n');
+            }
         }
     }
-    lines
 }
 
 /// A line diff of two values, unchanged lines kept for context.
@@ -144,14 +169,18 @@ mod tests {
 
     use super::*;
 
+    fn attribute_lines(before: &Value, after: &Value, all_added: bool) -> Vec<String> {
+        let mut text = String::new();
+        write_attribute_lines(&mut text, before, after, all_added, "", Paint::new(false));
+        text.lines().map(str::to_owned).collect()
+    }
+
     #[test]
     fn changed_short_values_show_before_and_after() {
         let lines = attribute_lines(
             &json!({"a": "x", "same": 1}),
             &json!({"a": "y", "same": 1, "b": true}),
             false,
-            "",
-            Paint::new(false),
         );
         assert_eq!(lines, ["~ a = \"x\" -> \"y\"", "+ b = true"]);
     }
@@ -162,8 +191,6 @@ mod tests {
             &json!({"snapshots": ["one", "two", "three", "four"]}),
             &json!({"snapshots": ["one", "three", "four", "five"]}),
             false,
-            "",
-            Paint::new(false),
         );
         assert_eq!(
             lines,

@@ -9,9 +9,11 @@ pub mod vault;
 pub mod vcenter;
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
 use sha2::{Digest, Sha256};
 
 pub use vault::VaultInventory;
@@ -51,14 +53,35 @@ impl Observed {
     /// A SHA-256 over the canonical JSON of everything observed except the time of
     /// observation: two discoveries of an unchanged world have the same digest.
     pub fn digest(&self) -> String {
-        let mut hasher = Sha256::new();
-        // BTreeMaps and Vecs serialise in a stable order; serde_json of these types
-        // cannot fail (no non-string map keys).
-        let vcenters = serde_json::to_vec(&self.vcenters).unwrap_or_default();
-        let vaults = serde_json::to_vec(&self.vaults).unwrap_or_default();
-        hasher.update(&vcenters);
-        hasher.update(b"\0");
-        hasher.update(&vaults);
+        // The JSON is streamed into the hasher through a buffer rather than built in
+        // memory first: at thousands of VMs it is megabytes, allocated only to be
+        // hashed. BTreeMaps and Vecs serialise in a stable order; serde_json of these
+        // types cannot fail (no non-string map keys), so the bytes hashed are exactly
+        // `to_vec(vcenters) ++ "\0" ++ to_vec(vaults)`.
+        let mut sink = std::io::BufWriter::with_capacity(DIGEST_BUFFER, HashSink(Sha256::new()));
+        let _ = serde_json::to_writer(&mut sink, &self.vcenters);
+        let _ = sink.write_all(b"\0");
+        let _ = serde_json::to_writer(&mut sink, &self.vaults);
+        // `into_parts` hands back what is still buffered instead of flushing it.
+        let (HashSink(mut hasher), buffered) = sink.into_parts();
+        hasher.update(buffered.unwrap_or_default());
         format!("sha256:{:x}", hasher.finalize())
+    }
+}
+
+/// How much serialised JSON is handed to SHA-256 at once by [`Observed::digest`].
+const DIGEST_BUFFER: usize = 64 * 1024;
+
+/// An `io::Write` that feeds a SHA-256.
+struct HashSink(Sha256);
+
+impl std::io::Write for HashSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

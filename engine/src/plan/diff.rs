@@ -7,7 +7,7 @@
 //! rules report missing links as findings; here a missing link only keeps an action
 //! out of the plan, with its reason, so that nothing disappears silently.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{Value, json};
 
@@ -16,15 +16,14 @@ use crate::observe::Observed;
 use crate::observe::vault::ProtectedItem;
 use crate::provider::{ProviderAction, ReprotectRequest};
 use crate::resolve::{Link, ResolvedReprotect, normalize_volume, resolve};
+use crate::rules::{ReprotectReadiness, reprotect_readiness};
 
 use super::Fix;
 use super::model::{ChangeKind, NotPlanned, PlannedAction, ResourceDrift, kinds};
 
-const UNPLANNED_FAILOVER_COMMITTED: &str = "UnplannedFailoverCommitted";
-const REVERSE_REPLICATE: &str = "ReverseReplicate";
+/// The states in which a failover to Azure is committed.
+const COMMITTED_STATES: &[&str] = &["UnplannedFailoverCommitted", "FailoverCommitted"];
 const PROTECTED: &str = "Protected";
-/// The instance type of reverse (Azure → on-premises) replication.
-const REVERSE_INSTANCE_TYPE: &str = "InMage";
 
 pub(super) struct Diff {
     /// Unordered; `depends_on` holds the direct prerequisites.
@@ -43,12 +42,15 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
     };
     let mut ids = BTreeSet::new();
 
-    let mut fix_ids: Vec<(Address, String)> = Vec::new();
+    // Fix ids by the address they fix, each with its place among the sorted fixes: a
+    // reprotect looks up its own fixes and its master target's instead of scanning
+    // every fix.
+    let mut fix_ids: HashMap<&Address, Vec<(usize, String)>> = HashMap::new();
     let mut sorted_fixes: Vec<&Fix> = fixes.iter().collect();
     sorted_fixes.sort_by(|a, b| {
         (&a.address, &a.rule, &a.provider).cmp(&(&b.address, &b.rule, &b.provider))
     });
-    for fix in sorted_fixes {
+    for (position, fix) in sorted_fixes.into_iter().enumerate() {
         let kind = action_kind(&fix.action);
         let id = unique_id(&mut ids, &fix.address, kind);
         let change = match fix.action {
@@ -57,7 +59,10 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
             ProviderAction::Reprotect(_) => ChangeKind::Create,
             ProviderAction::VmSetExtraConfig { .. } => ChangeKind::Update,
         };
-        fix_ids.push((fix.address.clone(), id.clone()));
+        fix_ids
+            .entry(&fix.address)
+            .or_default()
+            .push((position, id.clone()));
         out.actions.push(PlannedAction {
             id,
             address: fix.address.clone(),
@@ -88,13 +93,11 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
             Verdict::Unchanged => out.unchanged.push(reprotect.address.clone()),
             Verdict::Drifted(drift) => out.drift.push(drift),
             Verdict::Reprotect(planned) => {
-                let mut depends_on: Vec<String> = fix_ids
-                    .iter()
-                    .filter(|(address, _)| {
-                        address == &reprotect.address || address == &reprotect.master_target.target
-                    })
-                    .map(|(_, id)| id.clone())
-                    .collect();
+                let mut depends_on = fixes_for(
+                    &fix_ids,
+                    &reprotect.address,
+                    &reprotect.master_target.target,
+                );
                 if planned.agent_registered {
                     // Registered: nothing to wait for.
                 } else {
@@ -143,6 +146,30 @@ pub(super) fn diff(config: &Config, observed: &Observed, fixes: &[Fix]) -> Diff 
         }
     }
     out
+}
+
+/// The ids of the fixes of a reprotect's own object and of its master target, in the
+/// order of the sorted fixes.
+fn fixes_for(
+    fix_ids: &HashMap<&Address, Vec<(usize, String)>>,
+    reprotect: &Address,
+    master_target: &Address,
+) -> Vec<String> {
+    let own = fix_ids
+        .get(reprotect)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let of_master_target = if master_target == reprotect {
+        &[]
+    } else {
+        fix_ids
+            .get(master_target)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    };
+    let mut ids: Vec<&(usize, String)> = own.iter().chain(of_master_target).collect();
+    ids.sort_by_key(|(position, _)| *position);
+    ids.into_iter().map(|(_, id)| id.clone()).collect()
 }
 
 /// The dotted type name of a provider action.
@@ -199,44 +226,47 @@ fn classify(resolved: &ResolvedReprotect<'_>) -> Verdict {
         Ok(item) => item,
         Err(reason) => return Verdict::NotPlanned(reason),
     };
-    let state = item.protection_state.as_str();
-    if eq(state, UNPLANNED_FAILOVER_COMMITTED) {
-        if !item
-            .allowed_operations
-            .iter()
-            .any(|op| eq(op, REVERSE_REPLICATE))
-        {
-            return Verdict::NotPlanned(format!(
-                "protected item {:?} is {state} but ASR does not allow ReverseReplicate \
-                 on it now (allowed: {}) (FB129)",
-                item.name,
-                list_or_none(&item.allowed_operations)
-            ));
-        }
-        return match reprotect_request(resolved, item) {
+    // Whether the item can be reprotected is the rules' decision (FB129), made once
+    // in `reprotect_readiness`; here it only picks the verdict and the words.
+    match reprotect_readiness(item) {
+        ReprotectReadiness::Ready => match reprotect_request(resolved, item) {
             Ok(planned) => Verdict::Reprotect(planned),
             Err(reason) => Verdict::NotPlanned(reason),
-        };
+        },
+        ReprotectReadiness::AlreadyReprotected => compare_reverse(resolved, item),
+        ReprotectReadiness::NotReady { .. } | ReprotectReadiness::Unknown => {
+            Verdict::NotPlanned(not_ready_reason(item))
+        }
     }
-    let reverse = item
-        .instance_type
-        .as_deref()
-        .is_some_and(|kind| eq(kind, REVERSE_INSTANCE_TYPE));
-    if eq(state, PROTECTED) && reverse {
-        return compare_reverse(resolved, item);
+}
+
+/// Why an item that is not ready for reprotect keeps its reprotect out of the plan.
+fn not_ready_reason(item: &ProtectedItem) -> String {
+    let state = item.protection_state.as_str();
+    if COMMITTED_STATES
+        .iter()
+        .any(|committed| eq(state, committed))
+    {
+        // Committed, so the only thing missing is ASR allowing the operation.
+        return format!(
+            "protected item {:?} is {state} but ASR does not allow ReverseReplicate \
+             on it now (allowed: {}) (FB129)",
+            item.name,
+            list_or_none(&item.allowed_operations)
+        );
     }
     if eq(state, PROTECTED) {
-        return Verdict::NotPlanned(format!(
+        return format!(
             "protected item {:?} is still protected towards Azure: fail it over and \
              commit the failover first (FB129)",
             item.name
-        ));
+        );
     }
-    Verdict::NotPlanned(format!(
+    format!(
         "protected item {:?} is {state}: there is nothing to reprotect until its failover \
          to Azure is committed (FB129)",
         item.name
-    ))
+    )
 }
 
 fn list_or_none(items: &[String]) -> String {

@@ -12,13 +12,13 @@ mod order;
 #[cfg(any(test, feature = "test-support"))]
 pub mod worlds;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Address, Config};
 use crate::observe::Observed;
 use crate::rules::Finding;
 
@@ -61,13 +61,55 @@ pub fn make_plan(
     assessment: Assessment,
     meta: PlanMeta,
 ) -> Plan {
+    // Recording the desired configuration as JSON and digesting the observed state
+    // are the two largest steps at thousands of reprotects, and depend on nothing
+    // else here: they run beside the diff, on a second core when there is one.
+    let records = || (desired_json(config), observed.digest());
+    let ((desired, observed_digest), plan) = std::thread::scope(|scope| {
+        let records_beside = std::thread::Builder::new()
+            .name("plan-records".to_owned())
+            .spawn_scoped(scope, records);
+        let plan = plan_without_records(config, observed, state, assessment, meta);
+        let records = match records_beside {
+            Ok(handle) => match handle.join() {
+                Ok(records) => records,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            // No thread to be had: do it here.
+            Err(_) => records(),
+        };
+        (records, plan)
+    });
+    Plan {
+        desired,
+        observed_digest,
+        ..plan
+    }
+}
+
+/// Config serialises every `Sensitive` as "(sensitive value)"; it has no map with
+/// non-string keys, so this cannot fail in practice.
+fn desired_json(config: &Config) -> serde_json::Value {
+    serde_json::to_value(config).unwrap_or(serde_json::Value::Null)
+}
+
+/// The whole plan, with `desired` and `observed_digest` left empty for the caller to
+/// fill.
+fn plan_without_records(
+    config: &Config,
+    observed: &Observed,
+    state: &PriorState,
+    assessment: Assessment,
+    meta: PlanMeta,
+) -> Plan {
     let diff = diff::diff(config, observed, &assessment.fixes);
     let mut ordered = order::order(config, diff.actions);
+    let unchanged: HashSet<&Address> = diff.unchanged.iter().collect();
     for unit in &mut ordered.units {
         unit.unchanged_members = unit
             .members
             .iter()
-            .filter(|member| diff.unchanged.contains(member))
+            .filter(|member| unchanged.contains(member))
             .cloned()
             .collect();
     }
@@ -82,7 +124,7 @@ pub fn make_plan(
         tool_version: meta.tool_version,
         created_at: meta.created_at,
         config_digest: meta.config_digest,
-        observed_digest: observed.digest(),
+        observed_digest: String::new(),
         state_lineage: state.lineage.clone(),
         state_serial: state.serial,
         actions: ordered.actions,
@@ -91,9 +133,7 @@ pub fn make_plan(
         drift: diff.drift,
         unchanged: diff.unchanged,
         not_planned: diff.not_planned,
-        // Config serialises every `Sensitive` as "(sensitive value)"; it has no map
-        // with non-string keys, so this cannot fail in practice.
-        desired: serde_json::to_value(config).unwrap_or(serde_json::Value::Null),
+        desired: serde_json::Value::Null,
         observed: observed.clone(),
     }
 }

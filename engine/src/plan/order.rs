@@ -9,7 +9,7 @@
 //! give the same order.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -37,7 +37,7 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
 
     let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(actions.len(), actions.len());
     let nodes: Vec<NodeIndex> = (0..actions.len()).map(|i| graph.add_node(i)).collect();
-    let by_id: BTreeMap<&str, usize> = actions
+    let by_id: HashMap<&str, usize> = actions
         .iter()
         .enumerate()
         .map(|(i, action)| (action.id.as_str(), i))
@@ -56,34 +56,36 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
     }
 
     // Kahn's algorithm with a priority queue, for an order that does not depend on
-    // insertion order.
-    let key = |i: usize| {
-        let action = &actions[i];
-        (
-            phase(action),
-            action.address.clone(),
-            action.kind.clone(),
-            i,
-        )
-    };
+    // insertion order. Each action's place in the tie-break order (fixes, then waits,
+    // then reprotects; address; kind; index) is computed once, so the queue holds
+    // plain numbers instead of cloned addresses.
+    let mut tie_break: Vec<usize> = (0..actions.len()).collect();
+    tie_break.sort_by(|&a, &b| {
+        let (x, y) = (&actions[a], &actions[b]);
+        (phase(x), &x.address, &x.kind, a).cmp(&(phase(y), &y.address, &y.kind, b))
+    });
+    let mut rank = vec![0; actions.len()];
+    for (place, &i) in tie_break.iter().enumerate() {
+        rank[i] = place;
+    }
     let mut indegree: Vec<usize> = nodes
         .iter()
         .map(|&n| graph.neighbors_directed(n, Direction::Incoming).count())
         .collect();
-    let mut ready: BinaryHeap<Reverse<(u8, Address, String, usize)>> = indegree
+    let mut ready: BinaryHeap<Reverse<(usize, usize)>> = indegree
         .iter()
         .enumerate()
         .filter(|(_, degree)| **degree == 0)
-        .map(|(i, _)| Reverse(key(i)))
+        .map(|(i, _)| Reverse((rank[i], i)))
         .collect();
     let mut sequence = Vec::with_capacity(actions.len());
-    while let Some(Reverse((_, _, _, i))) = ready.pop() {
+    while let Some(Reverse((_, i))) = ready.pop() {
         sequence.push(i);
         for next in graph.neighbors_directed(nodes[i], Direction::Outgoing) {
             let j = graph[next];
             indegree[j] -= 1;
             if indegree[j] == 0 {
-                ready.push(Reverse(key(j)));
+                ready.push(Reverse((rank[j], j)));
             }
         }
     }
@@ -92,11 +94,11 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
     if sequence.len() < actions.len() {
         let placed: BTreeSet<usize> = sequence.iter().copied().collect();
         let mut rest: Vec<usize> = (0..actions.len()).filter(|i| !placed.contains(i)).collect();
-        rest.sort_by_key(|&i| key(i));
+        rest.sort_by_key(|&i| rank[i]);
         sequence.extend(rest);
     }
 
-    let position: BTreeMap<String, usize> = sequence
+    let position: HashMap<String, usize> = sequence
         .iter()
         .enumerate()
         .map(|(pos, &i)| (actions[i].id.clone(), pos))
@@ -124,7 +126,7 @@ pub(super) fn order(config: &Config, mut actions: Vec<PlannedAction>) -> Ordered
 fn assign_units(config: &Config, actions: &mut [PlannedAction]) -> Vec<ReprotectUnit> {
     let mut plans: Vec<_> = config.recovery_plans.iter().collect();
     plans.sort_by(|a, b| a.address.cmp(&b.address));
-    let mut by_address: BTreeMap<Address, Vec<usize>> = BTreeMap::new();
+    let mut by_address: HashMap<Address, Vec<usize>> = HashMap::new();
     for (i, action) in actions.iter().enumerate() {
         by_address
             .entry(action.address.clone())
@@ -165,7 +167,7 @@ fn assign_units(config: &Config, actions: &mut [PlannedAction]) -> Vec<Reprotect
 
 /// Every member reprotect of a unit waits for the prerequisites of all members.
 fn add_unit_edges(units: &[ReprotectUnit], actions: &mut [PlannedAction]) {
-    let by_id: BTreeMap<&str, usize> = actions
+    let by_id: HashMap<&str, usize> = actions
         .iter()
         .enumerate()
         .map(|(i, action)| (action.id.as_str(), i))

@@ -370,3 +370,88 @@ fn generated_estate_orders_every_action_after_its_dependencies() {
     assert_eq!(plan.unchanged.len(), 50);
     assert_eq!(plan.summary().to_reprotect, 450);
 }
+
+#[test]
+fn observed_digest_is_sha256_of_the_json_of_vcenters_and_vaults() {
+    use sha2::{Digest, Sha256};
+    // Large enough that the streamed JSON crosses the digest's buffer many times.
+    let world = generated(300);
+    let mut bytes = serde_json::to_vec(&world.observed.vcenters).unwrap();
+    bytes.push(0);
+    bytes.extend(serde_json::to_vec(&world.observed.vaults).unwrap());
+    assert!(bytes.len() > 4 * 64 * 1024, "{} bytes", bytes.len());
+    let expected = format!("sha256:{:x}", Sha256::digest(&bytes));
+    assert_eq!(world.observed.digest(), expected);
+}
+
+#[test]
+fn planner_and_fb129_agree_on_which_items_are_ready() {
+    use crate::rules::{ReprotectReadiness, reprotect_readiness};
+    // A planned failover, committed, is as ready as an unplanned one.
+    let mut world = all_new();
+    let vault = world.observed.vaults.get_mut("vault.dr").unwrap();
+    vault.protected_items[0].protection_state = "FailoverCommitted".to_owned();
+    vault.protected_items[1].protection_state =
+        "UnplannedFailoverCommitPendingStatesBegin".to_owned();
+    vault.protected_items[2].protection_state = "Protected".to_owned();
+    vault.protected_items[2].instance_type = Some("InMageAzureV2".to_owned());
+    vault.protected_items[2].active_location = Some("Primary".to_owned());
+    vault.protected_items[2].reverse = None;
+    let readiness: Vec<ReprotectReadiness> = vault
+        .protected_items
+        .iter()
+        .map(reprotect_readiness)
+        .collect();
+    assert_eq!(readiness[0], ReprotectReadiness::Ready);
+    assert!(matches!(readiness[1], ReprotectReadiness::NotReady { .. }));
+    assert!(matches!(readiness[2], ReprotectReadiness::NotReady { .. }));
+
+    let plan = world.plan();
+    assert_eq!(plan.summary().to_reprotect, 1);
+    let reasons: Vec<&str> = plan.not_planned.iter().map(|n| n.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("is still protected towards Azure")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains(
+            "is UnplannedFailoverCommitPendingStatesBegin: there is nothing to reprotect"
+        )),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn fixes_of_a_reprotect_and_of_its_master_target_are_its_prerequisites() {
+    let plan = generated(500).plan();
+    let by_id: std::collections::HashMap<&str, &PlannedAction> =
+        plan.actions.iter().map(|a| (a.id.as_str(), a)).collect();
+    let mut checked = 0;
+    for action in plan.actions.iter().filter(|a| a.kind == kinds::REPROTECT) {
+        let fixes: Vec<&PlannedAction> = plan
+            .actions
+            .iter()
+            .filter(|fix| fix.rule.is_some() && fix.kind != kinds::WAIT_FOR_AGENT)
+            .filter(|fix| fix.address == action.address)
+            .collect();
+        for fix in fixes {
+            assert!(
+                action.depends_on.contains(&fix.id),
+                "{} does not wait for {}",
+                action.id,
+                fix.id
+            );
+            checked += 1;
+        }
+        for dependency in &action.depends_on {
+            assert!(by_id.contains_key(dependency.as_str()), "{dependency}");
+        }
+    }
+    assert!(
+        checked > 0,
+        "the generated estate plans fixes of reprotected VMs"
+    );
+}

@@ -56,7 +56,8 @@ pub const FB102: Rule = fixable(
 pub const FB103: Rule = rule(
     "FB103",
     Warning,
-    "the process server is placed for the connectivity (in Azure with a site-to-site VPN)",
+    "the process server sits where the connectivity needs it (in Azure when only a \
+     site-to-site VPN reaches on-premises)",
 );
 pub const FB104: Rule = rule(
     "FB104",

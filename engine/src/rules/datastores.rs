@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use super::catalogue::{FB111, FB114, FB118};
 use super::vm::vm_if_present;
+use super::wording::access_mode;
 use super::{Context, Finding, Subject, require, same};
 use crate::config::{Address, Config};
 use crate::observe::vcenter::{Datastore, Host};
@@ -52,6 +53,8 @@ pub(super) fn fb111_vm_datastores_writable(context: &Context<'_>, findings: &mut
             continue;
         }
         let mut problems = Vec::new();
+        // The same, with vSphere's own values, for `observed`.
+        let mut observed = Vec::new();
         let mut unknown = Vec::new();
         for datastore_id in &vm.datastores {
             let Some(datastore) = inventory.datastore(datastore_id) else {
@@ -62,18 +65,31 @@ pub(super) fn fb111_vm_datastores_writable(context: &Context<'_>, findings: &mut
                 continue;
             };
             match datastore.mounts.iter().find(|mount| mount.host == host.id) {
-                None => problems.push(format!(
-                    "{} is not mounted on {}",
-                    datastore.name, host.name
-                )),
-                Some(mount) if !mount.mounted || !mount.accessible => problems.push(format!(
-                    "{} is not accessible on {}",
-                    datastore.name, host.name
-                )),
-                Some(mount) if !same(&mount.access_mode, "readWrite") => problems.push(format!(
-                    "{} is mounted {} on {}",
-                    datastore.name, mount.access_mode, host.name
-                )),
+                None => {
+                    let problem = format!("{} is not mounted on {}", datastore.name, host.name);
+                    observed.push(problem.clone());
+                    problems.push(problem);
+                }
+                Some(mount) if !mount.mounted || !mount.accessible => {
+                    let problem = format!("{} is not accessible on {}", datastore.name, host.name);
+                    observed.push(format!(
+                        "{} on {}: mounted {}, accessible {}",
+                        datastore.name, host.name, mount.mounted, mount.accessible
+                    ));
+                    problems.push(problem);
+                }
+                Some(mount) if !same(&mount.access_mode, "readWrite") => {
+                    problems.push(format!(
+                        "{} is mounted {} on {}",
+                        datastore.name,
+                        access_mode(&mount.access_mode).unwrap_or(&mount.access_mode),
+                        host.name
+                    ));
+                    observed.push(format!(
+                        "{} on {}: accessMode {}",
+                        datastore.name, host.name, mount.access_mode
+                    ));
+                }
                 Some(_) => {}
             }
         }
@@ -84,7 +100,7 @@ pub(super) fn fb111_vm_datastores_writable(context: &Context<'_>, findings: &mut
                     vm.name,
                     problems.join("; ")
                 ),
-                Some(problems.join("; ")),
+                Some(observed.join("; ")),
                 format!(
                     "mount the VM's datastores read/write on host {}, or use a master target \
                      on a host that has them",
@@ -314,7 +330,14 @@ mod tests {
         let finding = assert_violated(&world, "FB111", "reprotect.web01");
         assert_eq!(
             finding.observed.as_deref(),
-            Some("vmfs-gold-01 is mounted readOnly on esx01.lab.local")
+            Some("vmfs-gold-01 on esx01.lab.local: accessMode readOnly")
+        );
+        assert!(
+            finding
+                .message
+                .ends_with("vmfs-gold-01 is mounted read-only on esx01.lab.local"),
+            "{}",
+            finding.message
         );
     }
 

@@ -9,6 +9,7 @@ use serde_json::json;
 use super::catalogue::{FB102, FB107, FB115};
 use super::master_target::disk_enable_uuid;
 use super::protected_item::{ReprotectReadiness, reprotect_readiness};
+use super::wording::counted;
 use super::{Context, same};
 use crate::config::{Address, Config};
 use crate::observe::Observed;
@@ -118,8 +119,8 @@ fn remove_snapshots(
         provider,
         action: ProviderAction::VmRemoveSnapshots { vm: vm.to_owned() },
         reason: format!(
-            "{what} {vm} has {} snapshot(s); reprotect fails on a VM with snapshots",
-            snapshots.len()
+            "{what} {vm} has {}; reprotect fails on a VM with snapshots",
+            counted(snapshots.len(), "snapshot")
         ),
         before: json!({ "snapshots": snapshots }),
         after: json!({ "snapshots": [] }),

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use super::catalogue::{FB105, FB107, FB108, FB113, FB115, FB116, FB127};
+use super::wording::{counted, scsi_controller};
 use super::{Context, Finding, Subject, os_family, require, same};
 use crate::config::{Address, OsFamily};
 use crate::observe::vcenter::VirtualMachine;
@@ -37,10 +38,11 @@ pub(super) fn fb105_os_family_matches(context: &Context<'_>, findings: &mut Vec<
         match os_family(&server.os_type) {
             Some(observed) if observed != mt.config.os => findings.push(subject.violated(
                 format!(
-                    "{} is declared `os = \"{}\"` but the configuration server reports {}",
+                    "{} is declared `os = \"{}\"` but the configuration server reports a {} \
+                     master target",
                     mt.config.address,
                     os_name(mt.config.os).to_lowercase(),
-                    server.os_type
+                    os_name(observed)
                 ),
                 Some(format!(
                     "master target {} osType {}",
@@ -215,8 +217,10 @@ pub(super) fn fb113_tools_running(context: &Context<'_>, findings: &mut Vec<Find
                 format!("install or start VMware Tools on {}", vm.name),
             ));
         } else {
-            findings
-                .push(subject.unknown(format!("VM {} reports tools status {status:?}", vm.name)));
+            findings.push(subject.unknown(format!(
+                "VM {} reports VMware Tools status {status:?}, which failback does not know",
+                vm.name
+            )));
         }
     }
 }
@@ -238,9 +242,9 @@ pub(super) fn fb115_master_target_has_no_snapshots(
         }
         findings.push(subject.violated(
             format!(
-                "master target VM {} has {} snapshot(s); reprotect and failback fail",
+                "master target VM {} has {}; reprotect and failback fail",
                 vm.name,
-                vm.snapshots.len()
+                counted(vm.snapshots.len(), "snapshot")
             ),
             Some(format!("snapshots: {}", vm.snapshots.join(", "))),
             format!(
@@ -279,10 +283,19 @@ pub(super) fn fb116_lsi_logic_controller(context: &Context<'_>, findings: &mut V
             .collect();
         let has_lsi = vm.scsi_controllers.iter().any(|c| is(&LSI, c));
         if !wrong.is_empty() || (unknown.is_empty() && !has_lsi) {
+            let mut names: Vec<&str> = wrong
+                .iter()
+                .filter_map(|controller| scsi_controller(controller))
+                .collect();
+            names.dedup();
+            let uses = if names.is_empty() {
+                "a SCSI controller other than LSI Logic".to_owned()
+            } else {
+                format!("a {} SCSI controller", names.join(" and a "))
+            };
             findings.push(subject.violated(
                 format!(
-                    "master target VM {} uses a SCSI controller other than LSI Logic; \
-                     reprotect fails",
+                    "master target VM {} uses {uses}, not LSI Logic; reprotect fails",
                     vm.name
                 ),
                 Some(format!(
@@ -296,8 +309,13 @@ pub(super) fn fb116_lsi_logic_controller(context: &Context<'_>, findings: &mut V
             ));
         } else if !unknown.is_empty() {
             findings.push(subject.unknown(format!(
-                "VM {} has SCSI controller type(s) {} that failback does not know",
+                "VM {} has {} that failback does not know: {}",
                 vm.name,
+                if unknown.len() == 1 {
+                    "a SCSI controller type"
+                } else {
+                    "SCSI controller types"
+                },
                 unknown
                     .iter()
                     .map(|c| c.as_str())
@@ -344,7 +362,11 @@ pub(super) fn fb127_disk_limit(context: &Context<'_>, findings: &mut Vec<Finding
             match disks {
                 Some(disks) => {
                     total = total.saturating_add(disks);
-                    served.push(format!("{} {disks}", r.config.address.name));
+                    served.push(format!(
+                        "{} {}",
+                        r.config.address.name,
+                        counted(disks as usize, "disk")
+                    ));
                 }
                 None => unknown.push(format!("the disks of {}", r.config.address)),
             }
@@ -357,16 +379,17 @@ pub(super) fn fb127_disk_limit(context: &Context<'_>, findings: &mut Vec<Finding
                     mt.config.address
                 ),
                 Some(format!(
-                    "own {}, {}",
-                    own.map_or("?".to_owned(), |own| own.to_string()),
+                    "its own {}, {}",
+                    own.map_or("? disks".to_owned(), |own| counted(own as usize, "disk")),
                     served.join(", ")
                 )),
                 "spread the reprotects over more master targets",
             ));
         } else if !unknown.is_empty() {
             findings.push(subject.unknown(format!(
-                "discovery did not report {} (known so far: {total} disks)",
-                unknown.join(", ")
+                "discovery did not report {} (known so far: {})",
+                unknown.join(", "),
+                counted(total as usize, "disk")
             )));
         }
     }
@@ -577,7 +600,10 @@ mod tests {
         let mut world = TestWorld::healthy();
         world.item_mut("web01-item").disk_count = Some(59);
         let finding = assert_violated(&world, "FB127", "master_target.mt_win");
-        assert_eq!(finding.observed.as_deref(), Some("own 2, web01 59"));
+        assert_eq!(
+            finding.observed.as_deref(),
+            Some("its own 2 disks, web01 59 disks")
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod retention;
 mod topology;
 mod vcenter_access;
 mod vm;
+pub mod wording;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -7,6 +7,7 @@
 //! wait-for-agent step.
 
 use super::catalogue::{FB106, FB110, FB117, FB126, FB129};
+use super::wording::{counted, without_full_stop};
 use super::{Context, Finding, Subject, os_family, require, same};
 use crate::config::OsFamily;
 use crate::observe::vault::ProtectedItem;
@@ -90,6 +91,39 @@ pub fn reprotect_readiness(item: &ProtectedItem) -> ReprotectReadiness {
 /// until it has, reprotect fails with "agent not installed".
 pub fn agent_registered(item: &ProtectedItem) -> bool {
     item.agent_last_heartbeat.is_some()
+}
+
+/// The item's protection state as the portal shows it: the vault's own description
+/// when it gives one ("Failover completed"), else the state in words.
+fn state_in_words(item: &ProtectedItem) -> String {
+    if let Some(description) = item
+        .protection_state_description
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        return format!("\"{}\"", description.trim_end_matches('.'));
+    }
+    const STATES: [(&str, &str); 8] = [
+        ("Protected", "protected"),
+        ("UnplannedFailoverCommitted", "failed over and committed"),
+        ("FailoverCommitted", "failed over and committed"),
+        (
+            "UnplannedFailoverCommitPendingStatesBegin",
+            "failed over, commit pending",
+        ),
+        ("UnplannedFailoverFailed", "failover failed"),
+        ("PlannedFailoverFailed", "failover failed"),
+        ("UnprotectedStatesBegin", "not protected"),
+        ("Unprotected", "not protected"),
+    ];
+    STATES
+        .iter()
+        .find(|(raw, _)| same(raw, &item.protection_state))
+        .map_or_else(
+            || item.protection_state.clone(),
+            |(_, words)| format!("\"{words}\""),
+        )
 }
 
 fn describe_state(item: &ProtectedItem) -> String {
@@ -198,7 +232,7 @@ pub(super) fn fb110_agent_connected(context: &Context<'_>, findings: &mut Vec<Fi
                 let text = format!("{} {}", error.code, error.message).to_lowercase();
                 CONNECTIVITY_WORDS.iter().any(|word| text.contains(word))
             })
-            .map(|error| format!("{}: {}", error.code, error.message))
+            .map(|error| format!("{}: {}", error.code, without_full_stop(&error.message)))
             .collect();
         if !connectivity_errors.is_empty() {
             findings.push(subject.violated(
@@ -251,8 +285,12 @@ pub(super) fn fb117_agent_registered(context: &Context<'_>, findings: &mut Vec<F
         findings.push(subject.violated(
             format!(
                 "the agent of {} has not registered with the configuration server yet; apply \
-                 waits up to {} minutes for it before reprotecting",
-                item.friendly_name, context.config.settings.agent_wait_timeout_minutes
+                 waits up to {} for it before reprotecting",
+                item.friendly_name,
+                counted(
+                    context.config.settings.agent_wait_timeout_minutes as usize,
+                    "minute"
+                )
             ),
             Some("agent not registered".to_owned()),
             "nothing to do: agents register within about 15 minutes of the VM starting in \
@@ -350,7 +388,8 @@ pub(super) fn fb129_ready_for_reprotect(context: &Context<'_>, findings: &mut Ve
             ReprotectReadiness::NotReady { why } => findings.push(subject.violated(
                 format!(
                     "protected item {} is in state {}, which does not allow reprotect",
-                    item.name, item.protection_state
+                    item.name,
+                    state_in_words(item)
                 ),
                 Some(describe_state(item)),
                 why,
@@ -514,6 +553,8 @@ mod tests {
         item.protection_state_description = Some("Failover completed".to_owned());
         item.allowed_operations = vec!["Commit".to_owned(), "ChangePit".to_owned()];
         world.item_mut("db01-item").allowed_operations = vec!["DisableProtection".to_owned()];
+        // Without the vault's description, the state is put in words.
+        world.item_mut("db01-item").protection_state_description = None;
         let finding = assert_violated(&world, "FB129", "reprotect.web01");
         assert_eq!(
             finding.observed.as_deref(),
@@ -522,7 +563,20 @@ mod tests {
                  activeLocation Recovery, allowedOperations [Commit, ChangePit]"
             )
         );
-        assert_violated(&world, "FB129", "reprotect.db01");
+        // The portal's words in the message; the API's value stays in `observed`.
+        assert_eq!(
+            finding.message,
+            "protected item web01-item is in state \"Failover completed\", which does not \
+             allow reprotect"
+        );
+        let finding = assert_violated(&world, "FB129", "reprotect.db01");
+        assert!(
+            finding
+                .message
+                .contains("in state \"failed over and committed\""),
+            "{}",
+            finding.message
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::catalogue::{FB109, FB130};
+use super::wording::embedded;
 use super::{Context, Finding, Subject, same};
 use crate::config::{Address, Span};
 use crate::observe::vault::{HealthError, MasterTarget, RetentionVolume};
@@ -86,7 +87,12 @@ pub(super) fn fb109_retention_volume_usable(context: &Context<'_>, findings: &mu
         // the rest itself and reports what is wrong as the master target's validation
         // errors. Details a service does report are judged directly.
         let validation = retention_validation_errors(named.server, &volume.volume_name);
-        problems.extend(validation.iter().map(|error| error.message.clone()));
+        let mut reported: Vec<&str> = validation
+            .iter()
+            .map(|error| error.message.trim())
+            .collect();
+        reported.dedup();
+        problems.extend(reported.iter().map(|message| embedded(message)));
         let validated = named.server.is_some();
         match volume.capacity_bytes {
             Some(0) => problems.push("its capacity is 0".to_owned()),
@@ -118,15 +124,21 @@ pub(super) fn fb109_retention_volume_usable(context: &Context<'_>, findings: &mu
         if let Some(use_) = volume.in_use_for.as_deref().filter(|use_| !use_.is_empty()) {
             problems.push(format!("it is also used as {use_}"));
         }
-        problems.dedup();
         if !problems.is_empty() {
+            // The message embeds what the configuration server said as clauses of our
+            // sentence; `observed` shows it verbatim.
+            let observed: Vec<String> = reported
+                .iter()
+                .map(|message| message.to_string())
+                .chain(problems.iter().skip(reported.len()).cloned())
+                .collect();
             findings.push(subject.violated(
                 format!(
                     "retention volume {} cannot be used: {}",
                     volume.volume_name,
-                    problems.join(", ")
+                    problems.join("; ")
                 ),
-                Some(problems.join(", ")),
+                Some(observed.join("; ")),
                 "give the master target a separate, formatted (not FAT/FAT32) disk used for \
                  nothing else, and name it in `retention_volume`",
             ));
@@ -236,7 +248,7 @@ mod tests {
         let finding = assert_violated(&world, "FB109", "master_target.mt_win");
         assert_eq!(
             finding.observed.as_deref(),
-            Some("it is formatted fat32, it is locked")
+            Some("it is formatted fat32; it is locked")
         );
     }
 
@@ -263,6 +275,14 @@ mod tests {
                 .as_deref()
                 .is_some_and(|o| o.contains("is locked")),
             "{finding:?}"
+        );
+        // The vault's sentence becomes a clause of ours: no full stop, no capital.
+        assert_eq!(
+            finding.message,
+            format!(
+                "retention volume {name} cannot be used: the retention volume '{name}' on \
+                 master target 'mt-win-01' is locked"
+            )
         );
     }
 

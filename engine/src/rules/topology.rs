@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::catalogue::{FB103, FB104, FB120, FB121};
+use super::wording::without_full_stop;
 use super::{Context, Finding, Subject, require, same};
 use crate::config::{
     Address, Config, Connectivity, ProcessServerLocation, RecoveryPlan, Reference, Reprotect,
@@ -17,9 +18,19 @@ pub(super) fn fb103_process_server_placement(context: &Context<'_>, findings: &m
     for ps in &context.config.process_servers {
         let subject = Subject::new(&FB103, &ps.address, ps.declared.span_of("location"));
         match context.config.settings.connectivity {
-            None => findings.push(subject.unknown(
-                "the failback block does not declare `connectivity` (\"vpn\" or \"expressroute\")",
-            )),
+            None => {
+                // Nothing discovery could see decides this: only the configuration can.
+                let mut finding = subject.unknown(
+                    "the failback block does not declare `connectivity` (\"vpn\" or \
+                     \"expressroute\")",
+                );
+                finding.remediation = "declare how Azure reaches on-premises in the failback \
+                                       block: `connectivity = \"vpn\"` (site-to-site VPN) or \
+                                       `connectivity = \"expressroute\"` (ExpressRoute private \
+                                       peering)"
+                    .to_owned();
+                findings.push(finding);
+            }
             Some(Connectivity::ExpressRoute) => {}
             Some(Connectivity::Vpn) => {
                 if ps.location == ProcessServerLocation::Onprem {
@@ -30,7 +41,7 @@ pub(super) fn fb103_process_server_placement(context: &Context<'_>, findings: &m
                              the VPN with high latency",
                             ps.address
                         ),
-                        Some("connectivity vpn, process server location onprem".to_owned()),
+                        Some("connectivity = \"vpn\", location = \"onprem\"".to_owned()),
                         "deploy a process server in Azure and use it for the reprotects",
                     ));
                 }
@@ -75,7 +86,7 @@ pub(super) fn fb104_process_server_connected(context: &Context<'_>, findings: &m
                     .as_deref()
                     .is_none_or(|level| same(level, "Error"))
             })
-            .map(|error| format!("{}: {}", error.code, error.message))
+            .map(|error| format!("{}: {}", error.code, without_full_stop(&error.message)))
             .collect();
         let critical = server
             .health
@@ -470,6 +481,15 @@ mod tests {
         world.config.settings.connectivity = None;
         assert!(
             assert_unknown(&world, "FB103", "process_server.ps_azure").contains("connectivity")
+        );
+        // Only the configuration can say how Azure reaches on-premises: the help says
+        // to declare it, not to make discovery see more.
+        let findings = findings_of(&world, "FB103");
+        assert!(
+            findings[0]
+                .remediation
+                .starts_with("declare how Azure reaches on-premises"),
+            "{findings:#?}"
         );
     }
 

@@ -1,19 +1,120 @@
 //! Rules about what the configuration server and the discovery account can see: the
-//! vCenter account's privileges (FB101), the master target host's licence (FB124) and
-//! the configuration server's discovery of the vCenter and the master target (FB125).
+//! vCenter account's privileges (FB101: to discover, and to make the fixes the
+//! configuration opts into), the master target host's licence (FB124) and the
+//! configuration server's discovery of the vCenter and the master target (FB125).
 
 use std::collections::BTreeSet;
 
 use super::catalogue::{FB101, FB124, FB125};
+use super::fixes::{Fix, fixes_in};
+use super::wording::counted;
 use super::{Context, Finding, Subject, require, same};
+use crate::observe::VcenterInventory;
+use crate::provider::ProviderAction;
 
 /// Privileges discovery needs on every datastore to offer it for reprotect.
 pub const DATASTORE_PRIVILEGES: [&str; 2] = ["System.Read", "Datastore.Browse"];
 
+/// The privilege a fix needs on its VM (vSphere's privilege ids): setting an advanced
+/// configuration parameter (`ReconfigVM_Task` with `extraConfig`) or removing
+/// snapshots (`RemoveAllSnapshots_Task`). Other actions need none from FB101.
+pub fn fix_privilege(action: &ProviderAction) -> Option<&'static str> {
+    match action {
+        ProviderAction::VmSetExtraConfig { .. } => Some("VirtualMachine.Config.AdvancedConfig"),
+        ProviderAction::VmRemoveSnapshots { .. } => Some("VirtualMachine.State.RemoveSnapshot"),
+        ProviderAction::Reprotect(_) | ProviderAction::WaitForAgent { .. } => None,
+    }
+}
+
+/// The configuration attribute that opts into a fix, for messages.
+fn fix_attribute(action: &ProviderAction) -> &'static str {
+    match action {
+        ProviderAction::VmSetExtraConfig { .. } => "ensure_disk_enable_uuid",
+        _ => "remove_snapshots",
+    }
+}
+
+/// What the discovered privileges say about the fixes one vCenter will make.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct FixPrivileges {
+    /// `VirtualMachine.State.RemoveSnapshot on web01 (remove_snapshots of reprotect.web01)`.
+    denied: Vec<String>,
+    unreported: Vec<String>,
+}
+
+/// Checks each fix's privilege on its VM. vCenter answers for the entities discovery
+/// asked about: the VM itself when it was asked, otherwise the root folder and the
+/// datacenters, from which a role assigned with propagation reaches the VM. Those
+/// answers stand for the VM only when they agree (the VM's datacenter is not known);
+/// a permission narrowed on a VM folder is seen only on the VM itself.
+fn check_fix_privileges(inventory: &VcenterInventory, fixes: &[&Fix]) -> FixPrivileges {
+    let mut result = FixPrivileges::default();
+    let is_inherited_from = |entity: &str| {
+        inventory.datastore(entity).is_none()
+            && !inventory.vms.iter().any(|vm| vm.id == entity)
+            && !inventory.hosts.iter().any(|host| host.id == entity)
+    };
+    for fix in fixes {
+        let Some(privilege) = fix_privilege(&fix.action) else {
+            continue;
+        };
+        let vm_name = match &fix.action {
+            ProviderAction::VmSetExtraConfig { vm, .. }
+            | ProviderAction::VmRemoveSnapshots { vm } => vm.as_str(),
+            _ => continue,
+        };
+        let what = format!(
+            "{privilege} on {vm_name} ({} of {})",
+            fix_attribute(&fix.action),
+            fix.address
+        );
+        let granted_on = |entity: &str| {
+            inventory.privileges.get(entity).and_then(|granted| {
+                granted
+                    .iter()
+                    .find(|(id, _)| same(id, privilege))
+                    .map(|(_, granted)| *granted)
+            })
+        };
+        let on_vm = inventory
+            .vms
+            .iter()
+            .find(|vm| vm.name == vm_name)
+            .and_then(|vm| granted_on(&vm.id));
+        let answer = match on_vm {
+            Some(granted) => Some(granted),
+            None => {
+                let inherited: BTreeSet<bool> = inventory
+                    .privileges
+                    .keys()
+                    .filter(|entity| is_inherited_from(entity))
+                    .filter_map(|entity| granted_on(entity))
+                    .collect();
+                match (inherited.contains(&true), inherited.contains(&false)) {
+                    (true, false) => Some(true),
+                    (false, true) => Some(false),
+                    _ => None,
+                }
+            }
+        };
+        match answer {
+            Some(true) => {}
+            Some(false) => result.denied.push(what),
+            None => result.unreported.push(what),
+        }
+    }
+    result
+}
+
 /// FB101: the vCenter account must see datastores and hold the privileges to browse
 /// them; a read-only discovery user lets failover work but reprotect finds no
 /// datastores.
+///
+/// When the configuration opts into fixes, the account must also hold, on each VM a
+/// fix changes, the privilege of that fix ([`fix_privilege`]); otherwise the plan
+/// promises a change that apply cannot make.
 pub(super) fn fb101_discovery_privileges(context: &Context<'_>, findings: &mut Vec<Finding>) {
+    let fixes = fixes_in(context);
     let mut seen = BTreeSet::new();
     for cs in &context.resolution.configuration_servers {
         let Ok(vcenter_config) = &cs.vcenter_config else {
@@ -33,6 +134,12 @@ pub(super) fn fb101_discovery_privileges(context: &Context<'_>, findings: &mut V
         } else {
             inventory.session_user.clone()
         };
+        let provider = vcenter_config.address.to_string();
+        let own_fixes: Vec<&Fix> = fixes
+            .iter()
+            .filter(|fix| fix.provider == provider)
+            .collect();
+        let for_fixes = check_fix_privileges(inventory, &own_fixes);
         // A read-only user sees VMs and hosts but the datastores they reference are
         // missing from the discovered objects.
         let hidden: BTreeSet<&str> = inventory
@@ -51,13 +158,14 @@ pub(super) fn fb101_discovery_privileges(context: &Context<'_>, findings: &mut V
         if !hidden.is_empty() {
             findings.push(subject.violated(
                 format!(
-                    "{user} cannot see {} datastore(s) that VMs and hosts use; reprotect \
+                    "{user} cannot see {} that VMs and hosts use; reprotect \
                      finds no datastores with a read-only discovery account",
-                    hidden.len()
+                    counted(hidden.len(), "datastore")
                 ),
                 Some(format!(
-                    "datastores referenced but not visible: {}",
-                    hidden.into_iter().collect::<Vec<_>>().join(", ")
+                    "datastores referenced but not visible: {}{}",
+                    hidden.into_iter().collect::<Vec<_>>().join(", "),
+                    denied_for_fixes(&for_fixes)
                 )),
                 "give the account the ASR discovery role on the datacenter (Datastore.Browse \
                  and read access to datastores), propagated to children",
@@ -88,16 +196,37 @@ pub(super) fn fb101_discovery_privileges(context: &Context<'_>, findings: &mut V
         if !denied.is_empty() {
             findings.push(subject.violated(
                 format!("{user} lacks privileges that reprotect needs on datastores"),
-                Some(format!("denied: {}", denied.join(", "))),
+                Some(format!(
+                    "denied: {}{}",
+                    denied.join(", "),
+                    denied_for_fixes(&for_fixes)
+                )),
                 "grant the account System.Read and Datastore.Browse on the datastores \
                  (the ASR discovery role), propagated from the datacenter",
             ));
-        } else if !unqueried.is_empty() {
+        } else if !for_fixes.denied.is_empty() {
+            findings.push(subject.violated(
+                format!("{user} lacks privileges that the fixes the configuration opts into need"),
+                Some(format!("denied: {}", for_fixes.denied.join(", "))),
+                "grant the account these privileges on the VMs (a role on the datacenter, \
+                 propagated to children), or make the change by hand and turn the fix off",
+            ));
+        } else if !unqueried.is_empty() || !for_fixes.unreported.is_empty() {
+            let missing: Vec<String> = unqueried.into_iter().chain(for_fixes.unreported).collect();
             findings.push(subject.unknown(format!(
                 "the privileges of {user} were not reported for {}",
-                unqueried.join(", ")
+                missing.join(", ")
             )));
         }
+    }
+}
+
+/// The fix privileges denied, appended to a violation about discovery.
+fn denied_for_fixes(for_fixes: &FixPrivileges) -> String {
+    if for_fixes.denied.is_empty() {
+        String::new()
+    } else {
+        format!("; for fixes, denied: {}", for_fixes.denied.join(", "))
     }
 }
 
@@ -300,6 +429,103 @@ mod tests {
         assert!(
             assert_unknown(&world, "FB101", "vcenter.onprem").contains("HasPrivilegeOnEntities")
         );
+    }
+
+    /// The healthy world with both kinds of fix opted into and needed: the Linux
+    /// master target lacks disk.EnableUUID, web01 keeps a snapshot.
+    fn world_with_fixes() -> TestWorld {
+        let mut world = TestWorld::healthy();
+        world.vm_mut("mt-lnx-01").extra_config.clear();
+        world.master_target_mut("mt_lnx").ensure_disk_enable_uuid = true;
+        world.vm_mut("web01").snapshots = vec!["before-patch".to_owned()];
+        world.reprotect_mut("web01").remove_snapshots = true;
+        world
+    }
+
+    fn grant(world: &mut TestWorld, entity: &str, privilege: &str, granted: bool) {
+        world
+            .vcenter_mut()
+            .privileges
+            .entry(entity.to_owned())
+            .or_default()
+            .insert(privilege.to_owned(), granted);
+    }
+
+    const ADVANCED_CONFIG: &str = "VirtualMachine.Config.AdvancedConfig";
+    const REMOVE_SNAPSHOT: &str = "VirtualMachine.State.RemoveSnapshot";
+
+    #[test]
+    fn fb101_holds_when_the_account_may_make_the_fixes() {
+        let mut world = world_with_fixes();
+        // On the VMs themselves…
+        grant(&mut world, "vm-11", ADVANCED_CONFIG, true);
+        grant(&mut world, "vm-1", REMOVE_SNAPSHOT, true);
+        assert_holds(&world, "FB101");
+        // …or inherited: the root folder and the datacenter agree.
+        let mut world = world_with_fixes();
+        for entity in ["group-d1", "datacenter-2"] {
+            grant(&mut world, entity, ADVANCED_CONFIG, true);
+            grant(&mut world, entity, REMOVE_SNAPSHOT, true);
+        }
+        assert_holds(&world, "FB101");
+        // A fix that is not needed needs no privilege.
+        let mut world = TestWorld::healthy();
+        world.master_target_mut("mt_lnx").ensure_disk_enable_uuid = true;
+        world.reprotect_mut("web01").remove_snapshots = true;
+        assert_holds(&world, "FB101");
+    }
+
+    #[test]
+    fn fb101_is_violated_by_a_missing_fix_privilege_naming_the_fix() {
+        let mut world = world_with_fixes();
+        grant(&mut world, "vm-11", ADVANCED_CONFIG, true);
+        grant(&mut world, "vm-1", REMOVE_SNAPSHOT, false);
+        // The datacenter grants it, but the VM's own answer wins.
+        grant(&mut world, "datacenter-2", REMOVE_SNAPSHOT, true);
+        let finding = assert_violated(&world, "FB101", "vcenter.onprem");
+        assert_eq!(
+            finding.observed.as_deref(),
+            Some(
+                "denied: VirtualMachine.State.RemoveSnapshot on web01 \
+                 (remove_snapshots of reprotect.web01)"
+            )
+        );
+        assert!(finding.message.contains("fixes"), "{}", finding.message);
+
+        // Denied where it is inherited from, with a discovery privilege denied too:
+        // one finding that names both.
+        let mut world = world_with_fixes();
+        grant(&mut world, "group-d1", ADVANCED_CONFIG, false);
+        grant(&mut world, "group-d1", REMOVE_SNAPSHOT, true);
+        grant(&mut world, "datastore-1", "Datastore.Browse", false);
+        let finding = assert_violated(&world, "FB101", "vcenter.onprem");
+        assert_eq!(
+            finding.observed.as_deref(),
+            Some(
+                "denied: Datastore.Browse on vmfs-gold-01; for fixes, denied: \
+                 VirtualMachine.Config.AdvancedConfig on mt-lnx-01 \
+                 (ensure_disk_enable_uuid of master_target.mt_lnx)"
+            )
+        );
+    }
+
+    #[test]
+    fn fb101_cannot_check_a_fix_privilege_nobody_reported() {
+        let world = world_with_fixes();
+        let reason = assert_unknown(&world, "FB101", "vcenter.onprem");
+        assert!(
+            reason.contains("VirtualMachine.Config.AdvancedConfig on mt-lnx-01 (ensure_disk_enable_uuid of master_target.mt_lnx)")
+                && reason.contains("VirtualMachine.State.RemoveSnapshot on web01"),
+            "{reason}"
+        );
+        // Two datacenters that disagree do not say what the VM inherits.
+        let mut world = world_with_fixes();
+        grant(&mut world, "vm-1", REMOVE_SNAPSHOT, true);
+        grant(&mut world, "datacenter-2", ADVANCED_CONFIG, true);
+        grant(&mut world, "datacenter-3", ADVANCED_CONFIG, false);
+        let reason = assert_unknown(&world, "FB101", "vcenter.onprem");
+        assert!(reason.contains("on mt-lnx-01"), "{reason}");
+        assert!(!reason.contains("web01"), "{reason}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::catalogue::{FB102, FB112, FB122, FB123, FB128};
+use super::wording::{counted, power_state};
 use super::{Context, Finding, Subject, os_family, require, same};
 use crate::config::OsFamily;
 use crate::observe::vcenter::VirtualMachine;
@@ -38,9 +39,9 @@ pub(super) fn fb102_vm_has_no_snapshots(context: &Context<'_>, findings: &mut Ve
         }
         findings.push(subject.violated(
             format!(
-                "VM {} has {} snapshot(s); reprotect fails on a VM with snapshots",
+                "VM {} has {}; reprotect fails on a VM with snapshots",
                 vm.name,
-                vm.snapshots.len()
+                counted(vm.snapshots.len(), "snapshot")
             ),
             Some(format!("snapshots: {}", vm.snapshots.join(", "))),
             format!(
@@ -198,23 +199,20 @@ pub(super) fn fb128_vm_powered_off(context: &Context<'_>, findings: &mut Vec<Fin
         let Some(vm) = require!(vm_if_present(r), subject, findings) else {
             continue;
         };
-        if same(&vm.power_state, "poweredOff") {
-            continue;
-        }
-        if same(&vm.power_state, "poweredOn") || same(&vm.power_state, "suspended") {
-            findings.push(subject.violated(
+        match power_state(&vm.power_state) {
+            Some("powered off") => {}
+            Some(state) => findings.push(subject.violated(
+                format!("VM {} is {state}; reprotect writes to its disks", vm.name),
+                Some(format!("runtime.powerState = {}", vm.power_state)),
                 format!(
-                    "VM {} is {}; reprotect writes to its disks",
-                    vm.name, vm.power_state
+                    "shut down or power off VM {} in vCenter before apply",
+                    vm.name
                 ),
-                Some(format!("power state {}", vm.power_state)),
-                format!("power off VM {} before apply", vm.name),
-            ));
-        } else {
-            findings.push(subject.unknown(format!(
+            )),
+            None => findings.push(subject.unknown(format!(
                 "VM {} has power state {:?}, which failback does not know",
                 vm.name, vm.power_state
-            )));
+            ))),
         }
     }
 }
@@ -240,6 +238,17 @@ mod tests {
         assert_eq!(
             finding.observed.as_deref(),
             Some("snapshots: before-patch, b")
+        );
+        assert_eq!(
+            finding.message,
+            "VM web01 has 2 snapshots; reprotect fails on a VM with snapshots"
+        );
+        world.vm_mut("web01").snapshots.pop();
+        let finding = assert_violated(&world, "FB102", "reprotect.web01");
+        assert!(
+            finding.message.contains("has 1 snapshot;"),
+            "{}",
+            finding.message
         );
         assert!(finding.remediation.contains("`remove_snapshots = true`"));
     }
@@ -374,6 +383,22 @@ mod tests {
         world.vm_mut("web01").power_state = "POWEREDON".to_owned();
         let finding = assert_violated(&world, "FB128", "reprotect.web01");
         assert_eq!(finding.severity, crate::rules::Severity::Warning);
+        // vSphere's value in words in the message, as it is in `observed`.
+        assert_eq!(
+            finding.message,
+            "VM web01 is powered on; reprotect writes to its disks"
+        );
+        assert_eq!(
+            finding.observed.as_deref(),
+            Some("runtime.powerState = POWEREDON")
+        );
+        world.vm_mut("web01").power_state = "suspended".to_owned();
+        let finding = assert_violated(&world, "FB128", "reprotect.web01");
+        assert!(
+            finding.message.contains("is suspended;"),
+            "{}",
+            finding.message
+        );
     }
 
     #[test]

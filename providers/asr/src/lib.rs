@@ -12,6 +12,7 @@ pub mod client;
 pub mod discover;
 pub mod error;
 pub mod models;
+pub mod poll;
 pub mod reprotect;
 
 use std::sync::Arc;
@@ -64,7 +65,8 @@ impl VaultRef {
 /// How often and how long to wait for remote operations.
 #[derive(Debug, Clone)]
 pub struct PollSettings {
-    /// Shortest pause between two polls of a job or an operation.
+    /// The first pause before polling a job or an operation, and the shortest between
+    /// two polls; the pause doubles from here ([`poll::PollSchedule`]).
     pub min_interval: Duration,
     /// Longest pause between two polls (caps `Retry-After` too).
     pub max_interval: Duration,
@@ -150,6 +152,7 @@ impl std::fmt::Debug for VaultBlock {
 pub struct AsrProvider {
     config: AsrProviderConfig,
     client: ArmClient,
+    durations: Arc<poll::JobDurations>,
 }
 
 impl AsrProvider {
@@ -169,7 +172,11 @@ impl AsrProvider {
             }
         }
         let client = ArmClient::new(config.endpoint.clone(), tokens, config.retry.clone())?;
-        Ok(AsrProvider { config, client })
+        Ok(AsrProvider {
+            config,
+            client,
+            durations: Arc::default(),
+        })
     }
 
     /// Builds the provider for a `vault` block: the subscription, the cloud and the
@@ -236,6 +243,7 @@ impl AsrProvider {
             client: &self.client,
             vault: &self.config.vault,
             poll: &self.config.poll,
+            durations: &self.durations,
         };
         match action {
             ProviderAction::Reprotect(request) => {

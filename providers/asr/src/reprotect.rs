@@ -8,7 +8,9 @@
 //! of it (connection dropped, 5xx, timeout) leads back to reading the item.
 //! After an accepted POST the long-running operation is followed to its ASR job
 //! (the job name is the last segment of the 202's `Location`,
-//! `…/operationresults/{job}`, as PowerShell reads it), and the job to its end.
+//! `…/operationresults/{job}`, as PowerShell reads it), and the job to its end,
+//! polled on a [`PollSchedule`] that learns from the reprotects this provider already
+//! followed.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,7 @@ use crate::models::{
     ReverseReplicationInput, ReverseReplicationProperties, eq_ci, job_state_is_success,
     job_state_is_terminal,
 };
+use crate::poll::{JobDurations, PollSchedule};
 
 /// How many times one apply may send the reprotect POST (each only after reading
 /// the item showed no reprotect in progress).
@@ -39,6 +42,15 @@ pub struct Context<'a> {
     pub client: &'a ArmClient,
     pub vault: &'a VaultRef,
     pub poll: &'a PollSettings,
+    /// How long the reprotects this provider followed took, shared by its actions.
+    pub durations: &'a JobDurations,
+}
+
+/// A reprotect ARM accepted: when, and the `Retry-After` it answered with.
+#[derive(Debug, Clone, Copy)]
+struct Accepted {
+    at: Instant,
+    retry_after: Option<Duration>,
 }
 
 /// The reverse-replication body ASR expects for a VMware failback.
@@ -157,11 +169,14 @@ async fn follow_accepted(
         // A synchronous 200: the item itself, nothing left to wait for.
         return Ok(Vec::new());
     }
-    let first_wait = response.retry_after;
+    let accepted = Accepted {
+        at: Instant::now(),
+        retry_after: response.retry_after,
+    };
     if let Some(job_name) = response.location.as_deref().and_then(job_name_of_location) {
         let job_id = context.vault.path(&format!("replicationJobs/{job_name}"));
         return Ok(vec![
-            follow_job(context, &job_id, first_wait, progress).await?,
+            follow_job(context, &job_id, Some(accepted), progress).await?,
         ]);
     }
     // No job in the Location: wait for the operation itself, then find the job
@@ -176,7 +191,7 @@ async fn follow_accepted(
         })?;
     let by_status = response.azure_async_operation.is_some();
     let operation_url = context.client.follow(operation)?;
-    wait_for_operation(context, operation_url, by_status, first_wait).await?;
+    wait_for_operation(context, operation_url, by_status, accepted).await?;
     let (item, scenario) = read_item(context.client, item_path).await?;
     match scenario {
         Some(job_id) => Ok(vec![follow_job(context, &job_id, None, progress).await?]),
@@ -212,11 +227,13 @@ async fn wait_for_operation(
     context: &Context<'_>,
     url: url::Url,
     by_status: bool,
-    first_wait: Option<Duration>,
+    accepted: Accepted,
 ) -> Result<(), AsrError> {
-    let started = Instant::now();
-    let mut wait = clamp(context.poll, first_wait);
+    let started = accepted.at;
+    let mut schedule = PollSchedule::new(context.poll, None);
+    let mut retry_after = accepted.retry_after;
     loop {
+        let wait = schedule.next_wait(started.elapsed(), retry_after);
         sleep_bounded(started, context.poll.job_timeout, wait).await;
         if started.elapsed() >= context.poll.job_timeout {
             return Err(AsrError::Timeout {
@@ -228,7 +245,7 @@ async fn wait_for_operation(
             .client
             .send(Method::GET, url.clone(), None, Replay::Safe)
             .await?;
-        wait = clamp(context.poll, response.retry_after);
+        retry_after = response.retry_after;
         if by_status {
             let status: OperationStatus = response.json(url.path())?;
             let state = status.status.unwrap_or_default();
@@ -250,15 +267,22 @@ async fn wait_for_operation(
 
 /// Follows an ASR job to its end, reporting state and task changes. Returns the
 /// job's id; a failed job is a [`JobFailure`].
+///
+/// A job this apply just started (`accepted`) is first polled after the schedule's
+/// first pause, and its duration teaches the schedule of the next ones; a job found
+/// running (started by an earlier run) is read at once.
 async fn follow_job(
     context: &Context<'_>,
     job_id: &str,
-    first_wait: Option<Duration>,
+    accepted: Option<Accepted>,
     progress: &dyn ProgressSink,
 ) -> Result<String, AsrError> {
     let url = context.client.url(job_id)?;
-    let started = Instant::now();
-    let mut wait = first_wait.map(|asked| clamp(context.poll, Some(asked)));
+    let started = accepted.map_or_else(Instant::now, |accepted| accepted.at);
+    let expected = accepted.and_then(|_| context.durations.expected());
+    let mut schedule = PollSchedule::new(context.poll, expected);
+    let mut wait =
+        accepted.map(|accepted| schedule.next_wait(Duration::ZERO, accepted.retry_after));
     let mut last_message = String::new();
     let mut not_found_polls = 0u32;
     loop {
@@ -306,6 +330,9 @@ async fn follow_job(
         }
         if job_state_is_terminal(&state) {
             if job_state_is_success(&state) {
+                if accepted.is_some() {
+                    context.durations.record(started.elapsed());
+                }
                 return Ok(job.id);
             }
             return Err(AsrError::JobFailed(Box::new(job_failure(&job, state))));
@@ -316,7 +343,7 @@ async fn follow_job(
                 after: context.poll.job_timeout,
             });
         }
-        wait = Some(context.poll.min_interval);
+        wait = Some(schedule.next_wait(started.elapsed(), None));
     }
 }
 
@@ -476,12 +503,6 @@ fn item_path(vault: &VaultRef, id: &str) -> Result<String, AsrError> {
         )));
     }
     Ok(id.trim_end_matches('/').to_owned())
-}
-
-fn clamp(poll: &PollSettings, asked: Option<Duration>) -> Duration {
-    asked
-        .unwrap_or(poll.min_interval)
-        .clamp(poll.min_interval, poll.max_interval)
 }
 
 async fn sleep_bounded(started: Instant, limit: Duration, wait: Duration) {

@@ -1,15 +1,11 @@
 //! The realistic ASR estate used by the simulator tests is a valid estate with the
 //! shape those tests rely on.
 
-use std::path::Path;
-
-use failback_sim::estate::Estate;
+mod support;
 
 #[test]
 fn the_realistic_estate_loads_and_has_the_advertised_shape() {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/estates/asr-realistic.json");
-    let estate = Estate::load(&path).unwrap();
+    let estate = support::realistic_estate();
     let vault = &estate.vault;
     assert_eq!(vault.configuration_servers.len(), 2);
     let os_types: Vec<_> = vault

@@ -3,52 +3,30 @@
 
 mod support;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use failback_engine::provider::{
-    ActionOutcome, Progress, ProgressSink, Provider, ProviderAction, ProviderError,
-    ReprotectRequest,
+    ActionOutcome, Provider, ProviderAction, ProviderError, ReprotectRequest,
 };
-use failback_provider_asr::{
-    AsrError, AsrProvider, AsrProviderConfig, PollSettings, RetryPolicy, StaticToken, VaultRef,
-};
+use failback_provider_asr::{AsrError, AsrProvider, AsrProviderConfig, VaultRef};
 use serde_json::json;
+use support::Recorder;
 use support::fake_arm::{self, Fault, World};
 
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Progress>>);
-
-impl ProgressSink for Recorder {
-    fn report(&self, progress: Progress) {
-        self.0.lock().unwrap().push(progress);
-    }
-}
-
 fn provider(endpoint: url::Url, token: &str) -> AsrProvider {
-    let mut config = AsrProviderConfig::new(
-        "vault.dr",
-        VaultRef {
-            subscription_id: fake_arm::SUBSCRIPTION.to_owned(),
-            resource_group: fake_arm::RESOURCE_GROUP.to_owned(),
-            name: fake_arm::VAULT.to_owned(),
-        },
+    let vault = VaultRef {
+        subscription_id: fake_arm::SUBSCRIPTION.to_owned(),
+        resource_group: fake_arm::RESOURCE_GROUP.to_owned(),
+        name: fake_arm::VAULT.to_owned(),
+    };
+    support::provider(
+        vault,
         endpoint,
-    );
-    config.retry = RetryPolicy {
-        max_attempts: 5,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_secs(2),
-        request_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(2),
-    };
-    config.poll = PollSettings {
-        min_interval: Duration::from_millis(5),
-        max_interval: Duration::from_millis(50),
-        job_timeout: Duration::from_secs(20),
-        agent_initial_interval: Duration::from_millis(20),
-    };
-    AsrProvider::new(config, Arc::new(StaticToken::new(token))).unwrap()
+        token,
+        support::retry(5, Duration::from_secs(2)),
+        support::polls(5, 50, Duration::from_secs(20)),
+    )
 }
 
 fn estate(items: usize, page_size: usize) -> World {
@@ -179,13 +157,7 @@ async fn reprotect_follows_the_job_and_a_second_apply_is_already_done() {
         remote_ids[0].ends_with("/replicationJobs/job-1"),
         "{remote_ids:?}"
     );
-    let messages: Vec<String> = recorder
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|p| p.message.clone())
-        .collect();
+    let messages = recorder.messages();
     assert!(
         messages
             .iter()

@@ -3,73 +3,19 @@
 //! action, every rejection the simulator serves as a typed error, every fault kind
 //! with the reprotect still accepted exactly once, and bad tokens.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod support;
 
 use failback_engine::provider::{
-    ActionOutcome, Progress, ProgressSink, Provider, ProviderAction, ProviderError,
-    ReprotectRequest,
+    ActionOutcome, Provider, ProviderAction, ProviderError, ReprotectRequest,
 };
 use failback_provider_asr::client::Replay;
-use failback_provider_asr::{
-    AsrError, AsrProvider, AsrProviderConfig, PollSettings, RetryPolicy, StaticToken, VaultRef,
-};
-use failback_sim::asr::{AsrSimulator, RunningAsrSimulator, SimOptions};
+use failback_provider_asr::{AsrError, AsrProvider};
+use failback_sim::asr::RunningAsrSimulator;
 use failback_sim::estate::Estate;
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<Progress>>);
-
-impl ProgressSink for Recorder {
-    fn report(&self, progress: Progress) {
-        self.0.lock().unwrap().push(progress);
-    }
-}
-
-fn realistic() -> Estate {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/estates/asr-realistic.json");
-    Estate::load(&path).unwrap()
-}
-
-async fn simulator(estate: Estate) -> RunningAsrSimulator {
-    let options = SimOptions {
-        page_size: 20,
-        ..SimOptions::default()
-    };
-    AsrSimulator::start(estate, options).await.unwrap()
-}
-
-fn provider_with_token(sim: &RunningAsrSimulator, token: &str) -> AsrProvider {
-    let mut config = AsrProviderConfig::new(
-        "vault.dr",
-        VaultRef {
-            subscription_id: sim.subscription_id.clone(),
-            resource_group: sim.resource_group.clone(),
-            name: sim.vault.clone(),
-        },
-        url::Url::parse(sim.endpoint()).unwrap(),
-    );
-    config.retry = RetryPolicy {
-        max_attempts: 8,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(200),
-        request_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(2),
-    };
-    config.poll = PollSettings {
-        min_interval: Duration::from_millis(20),
-        max_interval: Duration::from_millis(100),
-        job_timeout: Duration::from_secs(30),
-        agent_initial_interval: Duration::from_millis(20),
-    };
-    AsrProvider::new(config, Arc::new(StaticToken::new(token))).unwrap()
-}
-
-fn provider(sim: &RunningAsrSimulator) -> AsrProvider {
-    provider_with_token(sim, sim.token())
-}
+use support::{
+    Recorder, realistic_estate as realistic, sim_provider as provider,
+    sim_provider_with_token as provider_with_token, simulator,
+};
 
 fn item_id(
     sim: &RunningAsrSimulator,

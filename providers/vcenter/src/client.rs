@@ -14,7 +14,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::VcenterError;
 use crate::settings::VcenterSettings;
-use crate::soap::{SoapResponse, Transport, moref, text_element};
+use crate::soap::{RawAnswer, SoapResponse, Transport, moref, text_element};
 use crate::xml::Node;
 
 /// A managed object reference: type and id (`VirtualMachine`, `vm-42`).
@@ -278,17 +278,37 @@ impl<'c> Session<'c> {
         self.call("DestroyView", &inner).await.map(|_| ())
     }
 
+    /// One call in this session, answered but not parsed yet.
+    async fn fetch(&self, method: &str, inner: &str) -> Result<RawAnswer, VcenterError> {
+        self.client
+            .transport
+            .fetch(Some(&self.cookie), method, inner)
+            .await
+    }
+
     /// `RetrievePropertiesEx` with one filter spec (the XML inside `<specSet>`), then
     /// `ContinueRetrievePropertiesEx` while a token comes back. Each returned
     /// `<objects>` element is handed to `each`, page by page, so a large inventory is
     /// never held as XML all at once.
+    ///
+    /// Pages are pipelined: when a page's token can be read before parsing it, the next
+    /// page is asked for at once and this one is parsed on a blocking thread meanwhile,
+    /// so vCenter builds page n+1 while failback parses page n. Still one request per
+    /// page, and at most two pages in memory.
     pub async fn retrieve(
         &self,
         spec: &str,
         max_objects: Option<u32>,
         mut each: impl FnMut(Node<'_>) -> Result<(), VcenterError>,
     ) -> Result<(), VcenterError> {
+        const CONTINUE: &str = "ContinueRetrievePropertiesEx";
         let collector = &self.content.property_collector;
+        let continue_call = |token: &str| {
+            let mut next = String::new();
+            collector.write(&mut next, "_this");
+            text_element(&mut next, "token", token);
+            next
+        };
         let mut inner = String::with_capacity(spec.len() + 200);
         collector.write(&mut inner, "_this");
         inner.push_str("<specSet>");
@@ -299,8 +319,31 @@ impl<'c> Session<'c> {
         }
         inner.push_str("</options>");
         let mut method = "RetrievePropertiesEx";
-        let mut response = self.call(method, &inner).await?;
+        let mut answer = self.fetch(method, &inner).await?;
         loop {
+            let hint = answer.token_hint();
+            let (decoded, ahead) = match &hint {
+                Some(token) => {
+                    let parse = tokio::task::spawn_blocking(move || answer.decode());
+                    let next = continue_call(token);
+                    let (parsed, ahead) = tokio::join!(parse, self.fetch(CONTINUE, &next));
+                    let decoded = match parsed {
+                        Ok(decoded) => decoded,
+                        Err(join) if join.is_panic() => {
+                            std::panic::resume_unwind(join.into_panic())
+                        }
+                        Err(join) => {
+                            return Err(VcenterError::Protocol {
+                                method: method.into(),
+                                detail: format!("parsing the answer was interrupted: {join}"),
+                            });
+                        }
+                    };
+                    (decoded, Some(ahead))
+                }
+                None => (answer.decode(), None),
+            };
+            let (response, _) = decoded?;
             let token = {
                 let Some(result) = response.result() else {
                     return Err(VcenterError::Protocol {
@@ -317,14 +360,16 @@ impl<'c> Session<'c> {
                 }
                 returnval.child_text("token").map(str::to_string)
             };
+            drop(response);
             let Some(token) = token.filter(|token| !token.is_empty()) else {
                 return Ok(());
             };
-            let mut next = String::new();
-            collector.write(&mut next, "_this");
-            text_element(&mut next, "token", &token);
-            method = "ContinueRetrievePropertiesEx";
-            response = self.call(method, &next).await?;
+            method = CONTINUE;
+            answer = match ahead {
+                Some(ahead) if hint.as_deref() == Some(token.as_str()) => ahead?,
+                // Not read ahead, or with a token the parsed page contradicts: ask now.
+                _ => self.fetch(method, &continue_call(&token)).await?,
+            };
         }
     }
 }

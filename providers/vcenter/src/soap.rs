@@ -54,6 +54,94 @@ impl SoapResponse {
     }
 }
 
+/// An answer as it came off the wire, not parsed yet. Parsing a property collector
+/// page of a thousand VMs takes long enough that discovery does it while the next page
+/// is on its way; [`RawAnswer::decode`] is plain CPU work and may run on any thread.
+pub struct RawAnswer {
+    method: String,
+    success: bool,
+    status: u16,
+    set_cookie: Option<Sensitive<String>>,
+    body: Vec<u8>,
+}
+
+impl fmt::Debug for RawAnswer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawAnswer")
+            .field("method", &self.method)
+            .field("status", &self.status)
+            .field("bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawAnswer {
+    /// The text of the first `<token>` element, read without parsing the answer, when
+    /// it comes before the first `<objects>` (as vim25's `RetrieveResult` orders
+    /// them) and needs no unescaping. Only a hint for fetching ahead: the parsed
+    /// answer's token decides.
+    pub fn token_hint(&self) -> Option<String> {
+        if !self.success {
+            return None;
+        }
+        let body = self.body.as_slice();
+        let head = match find(body, b"<objects") {
+            Some(end) => &body[..end],
+            None => body,
+        };
+        let start = find(head, b"<token>")? + b"<token>".len();
+        let length = find(&head[start..], b"</token>")?;
+        let token = std::str::from_utf8(&head[start..start + length])
+            .ok()?
+            .trim();
+        if token.is_empty() || token.contains(['&', '<']) {
+            return None;
+        }
+        Some(token.to_owned())
+    }
+
+    /// Parses the answer: the response, or the SOAP fault or HTTP error it carries.
+    pub fn decode(self) -> Result<(SoapResponse, Option<Sensitive<String>>), VcenterError> {
+        let method = self.method.as_str();
+        let text = std::str::from_utf8(&self.body).map_err(|_| VcenterError::Protocol {
+            method: method.into(),
+            detail: "the answer is not UTF-8".into(),
+        })?;
+        let parsed = XmlDoc::parse(text);
+        if self.success {
+            let doc = parsed.map_err(|err| VcenterError::Protocol {
+                method: method.into(),
+                detail: err.to_string(),
+            })?;
+            let response = SoapResponse { doc };
+            if let Some(fault) = response.result().filter(|node| node.name() == "Fault") {
+                return Err(fault_error(method, fault));
+            }
+            return Ok((response, self.set_cookie));
+        }
+        if let Ok(doc) = parsed
+            && let Some(fault) = doc
+                .root()
+                .child("Body")
+                .and_then(|body| body.child("Fault"))
+        {
+            return Err(fault_error(method, fault));
+        }
+        Err(VcenterError::Http {
+            method: method.into(),
+            status: self.status,
+            excerpt: excerpt(text),
+        })
+    }
+}
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
 impl Transport {
     pub fn new(settings: &VcenterSettings) -> Result<Transport, VcenterError> {
         let (tls_config, handshakes) = tls::client_config(&settings.tls)?;
@@ -100,6 +188,17 @@ impl Transport {
         method: &str,
         inner: &str,
     ) -> Result<(SoapResponse, Option<Sensitive<String>>), VcenterError> {
+        self.fetch(cookie, method, inner).await?.decode()
+    }
+
+    /// Sends one call and reads the whole answer, without parsing it: see
+    /// [`RawAnswer::decode`].
+    pub async fn fetch(
+        &self,
+        cookie: Option<&Sensitive<String>>,
+        method: &str,
+        inner: &str,
+    ) -> Result<RawAnswer, VcenterError> {
         let envelope = envelope(method, inner);
         let mut request = self
             .http
@@ -130,38 +229,16 @@ impl Transport {
             .filter_map(|value| value.to_str().ok())
             .find_map(session_cookie)
             .map(Sensitive::new);
-        let bytes = response
+        let body = response
             .bytes()
             .await
             .map_err(|err| self.transport_error(method, &err))?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| VcenterError::Protocol {
-            method: method.into(),
-            detail: "the answer is not UTF-8".into(),
-        })?;
-        let parsed = XmlDoc::parse(text);
-        if status.is_success() {
-            let doc = parsed.map_err(|err| VcenterError::Protocol {
-                method: method.into(),
-                detail: err.to_string(),
-            })?;
-            let response = SoapResponse { doc };
-            if let Some(fault) = response.result().filter(|node| node.name() == "Fault") {
-                return Err(fault_error(method, fault));
-            }
-            return Ok((response, set_cookie));
-        }
-        if let Ok(doc) = parsed
-            && let Some(fault) = doc
-                .root()
-                .child("Body")
-                .and_then(|body| body.child("Fault"))
-        {
-            return Err(fault_error(method, fault));
-        }
-        Err(VcenterError::Http {
-            method: method.into(),
+        Ok(RawAnswer {
+            method: method.to_owned(),
+            success: status.is_success(),
             status: status.as_u16(),
-            excerpt: excerpt(text),
+            set_cookie,
+            body: Vec::from(body),
         })
     }
 
@@ -284,6 +361,51 @@ pub fn text_element(out: &mut String, element: &str, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answer(success: bool, body: &str) -> RawAnswer {
+        RawAnswer {
+            method: "RetrievePropertiesEx".into(),
+            success,
+            status: if success { 200 } else { 500 },
+            set_cookie: None,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_token_is_read_ahead_only_when_it_comes_before_the_objects() {
+        let page = "<Envelope><Body><RetrievePropertiesExResponse><returnval>\
+                    <token>7</token><objects><obj type=\"VirtualMachine\">vm-1</obj></objects>\
+                    </returnval></RetrievePropertiesExResponse></Body></Envelope>";
+        assert_eq!(answer(true, page).token_hint().as_deref(), Some("7"));
+        // The parsed page agrees.
+        let (response, _) = answer(true, page).decode().unwrap();
+        let returnval = response
+            .result()
+            .and_then(|r| r.child("returnval"))
+            .unwrap();
+        assert_eq!(returnval.child_text("token"), Some("7"));
+
+        let token_last = "<Envelope><Body><R><returnval><objects><obj>vm-1</obj></objects>\
+                          <token>7</token></returnval></R></Body></Envelope>";
+        assert_eq!(answer(true, token_last).token_hint(), None);
+        let last_page = "<Envelope><Body><R><returnval><objects><obj>vm-1</obj></objects>\
+                         </returnval></R></Body></Envelope>";
+        assert_eq!(answer(true, last_page).token_hint(), None);
+        let escaped = "<Envelope><Body><R><returnval><token>a&amp;b</token><objects/>\
+                       </returnval></R></Body></Envelope>";
+        assert_eq!(answer(true, escaped).token_hint(), None);
+        assert_eq!(answer(false, page).token_hint(), None);
+    }
+
+    #[test]
+    fn a_raw_http_error_decodes_to_its_status_and_excerpt() {
+        let err = answer(false, "<html>busy</html>").decode().unwrap_err();
+        assert!(
+            matches!(&err, VcenterError::Http { status: 500, .. }),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn session_cookie_is_taken_without_attributes() {

@@ -16,6 +16,7 @@ use failback_engine::plan::{Plan, PlannedAction, ResourceDrift, kinds};
 use failback_engine::provider::ProviderAction;
 use failback_engine::resolve::{self, Resolution, ResolvedReprotect};
 use failback_engine::rules::catalogue::FB129;
+use failback_engine::rules::wording::counted;
 use failback_engine::rules::{
     Finding, HEARTBEAT_TIMEOUT_MINUTES, ReprotectReadiness, Severity, Status, catalogue,
     reprotect_readiness,
@@ -573,7 +574,7 @@ fn object_of(
     }
 }
 
-/// `1 snapshot(s): a, b` from a JSON list of names.
+/// `2 snapshots: a, b` from a JSON list of names.
 fn snapshots_text(value: &serde_json::Value) -> String {
     let names: Vec<&str> = value
         .as_array()
@@ -584,7 +585,7 @@ fn snapshots_text(value: &serde_json::Value) -> String {
     if names.is_empty() {
         "snapshots".to_owned()
     } else {
-        format!("{} snapshot(s): {}", names.len(), names.join(", "))
+        format!("{}: {}", counted(names.len(), "snapshot"), names.join(", "))
     }
 }
 

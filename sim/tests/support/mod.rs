@@ -1,10 +1,14 @@
-//! Shared helpers for the ASR simulator's tests: start a simulator on an estate from
-//! `testdata/estates/`, and call it the way an ARM client does.
+//! Setup shared by the simulators' tests: estates from `testdata/estates/`, starting
+//! the ASR simulator and calling it the way an ARM client does, and waiting (always
+//! within a bound) for a spawned simulator process's ready line and exit.
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::process::{Child, ExitStatus};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use failback_sim::asr::{AsrSimulator, RunningAsrSimulator, SimOptions};
 use failback_sim::estate::Estate;
@@ -208,4 +212,42 @@ pub async fn wait_job(sim: &RunningAsrSimulator, job_url: &str) -> Reply {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("job {job_url} did not finish");
+}
+
+/// The first line a spawned simulator prints on stdout, as JSON, within `within`
+/// (the process is killed when it does not come).
+pub fn ready_line(child: &mut Child, within: Duration) -> Value {
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = match rx.recv_timeout(within) {
+        Ok(line) => line,
+        Err(_) => {
+            let _ = child.kill();
+            panic!("no ready line within {within:?}");
+        }
+    };
+    serde_json::from_str(&line).unwrap_or_else(|err| panic!("not JSON ({err}): {line:?}"))
+}
+
+/// Waits for a spawned process to exit, within `within` (killed otherwise).
+pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                panic!("the process did not exit within {within:?}");
+            }
+            Err(err) => panic!("waiting for the process: {err}"),
+        }
+    }
 }
