@@ -24,11 +24,15 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use azure_core::time::Duration as AzureDuration;
+
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::error::ErrorKind;
 use azure_core::http::policies::Policy;
-use azure_core::http::{ClientOptions, Etag, RequestContent, RetryOptions, Transport};
+use azure_core::http::{
+    ClientOptions, Etag, ExponentialRetryOptions, RequestContent, RetryOptions, Transport,
+};
 use azure_storage_blob::models::{
     BlobClientAcquireLeaseOptions, BlobClientGetPropertiesResultHeaders,
     BlobClientReleaseLeaseOptions, BlobClientSetMetadataOptions, BlobClientUploadOptions,
@@ -340,7 +344,16 @@ impl BlobClient {
             .map_err(|err| format!("cannot set up HTTP: {err}"))?;
         let mut options = ClientOptions {
             transport: Some(Transport::new(Arc::new(http))),
-            retry: RetryOptions::none(),
+            // The service's transient answers (408, 429, 5xx) and dropped connections are
+            // retried a few times: every call here is safe to repeat (a write replaces
+            // the whole blob under our lease; acquiring with our own proposed id again
+            // succeeds), and an apply should not fail over a blip of Storage.
+            retry: RetryOptions::exponential(ExponentialRetryOptions {
+                initial_delay: AzureDuration::milliseconds(500),
+                max_retries: 3,
+                max_total_elapsed: AzureDuration::seconds(30),
+                max_delay: AzureDuration::seconds(5),
+            }),
             ..Default::default()
         };
         let credential = match &auth {
