@@ -24,8 +24,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use azure_core::time::Duration as AzureDuration;
-
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::error::ErrorKind;
@@ -33,6 +31,7 @@ use azure_core::http::policies::Policy;
 use azure_core::http::{
     ClientOptions, Etag, ExponentialRetryOptions, RequestContent, RetryOptions, Transport,
 };
+use azure_core::time::Duration as AzureDuration;
 use azure_storage_blob::models::{
     BlobClientAcquireLeaseOptions, BlobClientGetPropertiesResultHeaders,
     BlobClientReleaseLeaseOptions, BlobClientSetMetadataOptions, BlobClientUploadOptions,
