@@ -1,6 +1,7 @@
 //! `failback apply`: lock the state, make (or re-check) the plan, ask for approval,
 //! run the plan's actions through the providers with the executor and record every
-//! finished action in the state at once.
+//! start, remote operation and end in the state (saved by the recorder's writer thread,
+//! flushed before the lock is released).
 //!
 //! A saved plan (`apply FILE`) is only applied when the world it was made from still
 //! holds: the same state (lineage and serial), the same configuration and variables,
