@@ -3,7 +3,7 @@
 //!
 //! `failback-bench all` runs every case; `failback-bench CASE...` runs the named ones,
 //! and `CASE=N` runs a case at one size (`plan=1000`, `apply=200`,
-//! `vcenter_discovery=100`). Measure with `cargo run --release -p failback-bench`;
+//! `vcenter_discovery=100`, `apply_state=1000`). Measure with `cargo run --release -p failback-bench`;
 //! docs/benchmarks.md says what each figure means. A case is a module
 //! `src/<case>.rs` whose `run` prints its lines, plus one entry in [`CASES`].
 
@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod apply;
+mod apply_state;
 mod estates;
 mod plan;
 mod plan_offline;
@@ -44,6 +45,9 @@ const CASES: &[(&str, Case)] = &[
     }),
     ("apply", |size| {
         apply::run(size.unwrap_or(APPLY_ITEMS), APPLY_PARALLELISM).map_err(|e| format!("{e:?}"))
+    }),
+    ("apply_state", |size| {
+        apply_state::run(size.unwrap_or(apply_state::ITEMS)).map_err(|e| format!("{e:?}"))
     }),
 ];
 

@@ -1,11 +1,18 @@
-//! What `apply` does with each executor event: record it in the state (written after
-//! every finished action, so a crash or Ctrl-C loses at most the running actions'
-//! outcome, never a finished one) and show it, as plain timestamped lines or as a
-//! Terraform-`-json`-shaped event stream.
+//! What `apply` does with each executor event: record it in the state and show it,
+//! as plain timestamped lines or as a Terraform-`-json`-shaped event stream.
+//!
+//! Recording is off the executor's path: an event changes the state in memory and
+//! the state writer ([`writer`]) saves it on a thread of its own, coalescing what
+//! arrives during a write into the next one. Every finished action is followed by a
+//! write that includes it; the end of the run and both Ctrl-C paths wait for the
+//! last write before the lock is released. A crash (kill -9) loses at most what was
+//! recorded during the write in flight, a few milliseconds' worth.
 //!
 //! State keys: a reprotect is recorded under its address (`reprotect.web01`); the
 //! other actions (VM fixes, agent waits) under their action id, because several of
 //! them can concern one address.
+
+mod writer;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,6 +22,8 @@ use failback_engine::apply::executor::{ApplyEvent, ApplyObserver};
 use failback_engine::plan::{PlannedAction, arm_name, kinds};
 use failback_engine::provider::ActionOutcome;
 use failback_engine::state::{LockGuard, Outcome, RemoteId, ResourceState, State, StateBackend};
+
+use self::writer::StateWriter;
 use serde_json::json;
 
 use crate::ui::Ui;
@@ -29,6 +38,8 @@ pub enum EventStyle {
     /// On a terminal: a line per running action with its job or task progress, and
     /// an overall bar (indicatif); finished actions scroll above them.
     Bars,
+    /// Nothing shown; events are only recorded (benchmarks, embedding).
+    Silent,
 }
 
 /// The bars of [`EventStyle::Bars`].
@@ -128,15 +139,13 @@ fn remote_id(kind: &str, id: &str) -> RemoteId {
 }
 
 struct Inner {
-    state: State,
-    backend: Box<dyn StateBackend>,
-    lock: LockGuard,
     started: HashMap<String, DateTime<Utc>>,
     /// Remote ids seen in progress reports, per action id, for actions not finished.
     pending: HashMap<String, Vec<RemoteId>>,
-    /// State writes that failed: the run goes on (the remote side already changed),
-    /// but the command ends in an error naming them.
-    write_errors: Vec<String>,
+    /// States that could not be recorded (their inputs looked like a secret): the run
+    /// goes on (the remote side already changed), but the command ends in an error
+    /// naming them, as it does for failed writes.
+    record_errors: Vec<String>,
     ui: Ui,
     bars: Option<Bars>,
 }
@@ -146,6 +155,7 @@ pub struct ApplyRecorder {
     actions: HashMap<String, ActionInfo>,
     style: EventStyle,
     inner: Mutex<Inner>,
+    writer: StateWriter,
 }
 
 impl ApplyRecorder {
@@ -156,7 +166,7 @@ impl ApplyRecorder {
         lock: LockGuard,
         style: EventStyle,
         ui: Ui,
-    ) -> ApplyRecorder {
+    ) -> std::io::Result<ApplyRecorder> {
         let actions_total = actions.len();
         let actions = actions
             .iter()
@@ -172,45 +182,60 @@ impl ApplyRecorder {
                 )
             })
             .collect();
-        ApplyRecorder {
+        let writer = StateWriter::start(state, backend, lock)?;
+        Ok(ApplyRecorder {
             actions,
             style,
             inner: Mutex::new(Inner {
-                state,
-                backend,
-                lock,
                 started: HashMap::new(),
                 pending: HashMap::new(),
-                write_errors: Vec::new(),
+                record_errors: Vec::new(),
                 ui,
                 bars: (style == EventStyle::Bars).then(|| Bars::new(actions_total)),
             }),
-        }
+            writer,
+        })
     }
 
     /// Records the actions that were running when the run was aborted as in progress,
-    /// with the remote operations they had started, so that a re-run follows them.
+    /// with the remote operations they had started, so that a re-run follows them,
+    /// and waits until that (and everything recorded before) is written.
     pub fn record_aborted(&self, ids: &[String]) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        for id in ids {
-            let pending = inner.pending.remove(id).unwrap_or_default();
-            self.record(&mut inner, id, Outcome::InProgress { pending }, Vec::new());
+        {
+            let mut inner = self.lock_inner();
+            for id in ids {
+                let pending = inner.pending.remove(id).unwrap_or_default();
+                self.record(&mut inner, id, Outcome::InProgress { pending }, Vec::new());
+            }
         }
+        self.writer.flush();
     }
 
-    /// Ends the run: releases the state lock and returns the state writes that
-    /// failed.
+    /// The state as recorded so far (what the next write saves), with the serial of
+    /// the newest write.
+    pub fn state(&self) -> State {
+        self.writer.state()
+    }
+
+    /// Ends the run: waits until the last recorded state is written, releases the
+    /// state lock, and returns what could not be recorded or written.
     pub fn finish(self) -> Vec<String> {
-        let inner = match self.inner.into_inner() {
-            Ok(inner) => inner,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let ApplyRecorder { inner, writer, .. } = self;
+        let inner = inner
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(bars) = &inner.bars {
             bars.overall.finish_and_clear();
         }
-        inner.write_errors
+        let mut errors = inner.record_errors;
+        errors.extend(writer.close());
+        errors
+    }
+
+    fn lock_inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn record(&self, inner: &mut Inner, id: &str, outcome: Outcome, remote_ids: Vec<RemoteId>) {
@@ -223,38 +248,28 @@ impl ApplyRecorder {
             Outcome::InProgress { .. } => None,
             _ => Some(now),
         };
-        // Keep the remote operations of earlier runs: the history of the address.
-        let mut all_remote_ids = inner
-            .state
-            .get(&info.state_key)
-            .map(|previous| previous.remote_ids.clone())
-            .unwrap_or_default();
-        for remote in remote_ids {
-            if !all_remote_ids.contains(&remote) {
-                all_remote_ids.push(remote);
+        let recorded = self.writer.record(&info.state_key, |previous| {
+            // Keep the remote operations of earlier runs: the history of the address.
+            let mut all_remote_ids = previous
+                .map(|previous| previous.remote_ids.clone())
+                .unwrap_or_default();
+            for remote in remote_ids {
+                if !all_remote_ids.contains(&remote) {
+                    all_remote_ids.push(remote);
+                }
             }
-        }
-        let resource = ResourceState {
-            address: info.state_key.clone(),
-            kind: info.kind.clone(),
-            inputs: info.inputs.clone(),
-            outcome,
-            remote_ids: all_remote_ids,
-            started_at,
-            finished_at,
-        };
-        if let Err(err) = inner.state.upsert(resource) {
-            inner.write_errors.push(err.to_string());
-            return;
-        }
-        inner.state.bump(env!("CARGO_PKG_VERSION"));
-        let written = inner.backend.write(&inner.lock, &inner.state);
-        if let Err(err) = written {
-            inner.write_errors.push(format!(
-                "the state after {} was not saved to {}: {err}",
-                info.state_key,
-                inner.backend.describe()
-            ));
+            ResourceState {
+                address: info.state_key.clone(),
+                kind: info.kind.clone(),
+                inputs: info.inputs.clone(),
+                outcome,
+                remote_ids: all_remote_ids,
+                started_at,
+                finished_at,
+            }
+        });
+        if let Err(err) = recorded {
+            inner.record_errors.push(err.to_string());
         }
     }
 
@@ -273,6 +288,7 @@ impl ApplyRecorder {
             .unwrap_or(("", "create"));
         let (level, kind_name, message) = describe(event, address, kind);
         match self.style {
+            EventStyle::Silent => {}
             EventStyle::Bars => {
                 if let Some(bars) = inner.bars.as_mut() {
                     bars.show(event, &message);
@@ -394,15 +410,14 @@ fn describe(event: &ApplyEvent, address: &str, kind: &str) -> (&'static str, &'s
 
 impl ApplyObserver for ApplyRecorder {
     fn event(&self, event: ApplyEvent) {
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
+        let mut inner = self.lock_inner();
         self.show(&mut inner, &event);
         match &event {
             ApplyEvent::Started { id, .. } => {
                 inner.started.insert(id.clone(), Utc::now());
-                // Recorded before the provider sends anything: if this process dies
-                // now, the next run knows a remote change may have been started.
+                // Recorded before the provider sends anything, and written moments
+                // later: if this process dies after that, the next run knows a remote
+                // change may have been started.
                 self.record(
                     &mut inner,
                     id,
@@ -421,8 +436,8 @@ impl ApplyObserver for ApplyRecorder {
                 let pending = inner.pending.entry(id.clone()).or_default();
                 if !pending.contains(&remote) {
                     pending.push(remote);
-                    // A new remote operation: record it at once, so that a crash
-                    // leaves its id in the state.
+                    // A new remote operation: record it at once (not only when the
+                    // action ends), so that a crash leaves its id in the state.
                     let pending = pending.clone();
                     self.record(&mut inner, id, Outcome::InProgress { pending }, Vec::new());
                 }
@@ -448,5 +463,116 @@ impl ApplyObserver for ApplyRecorder {
             }
             ApplyEvent::Skipped { .. } => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use failback_engine::config::model::Address;
+    use failback_engine::plan::ChangeKind;
+    use failback_engine::provider::{Progress, ProviderAction};
+    use failback_engine::state::{LocalBackend, LockInfo, Operation, StateError};
+
+    use super::*;
+
+    /// A local backend whose writes are slow, so that a missing flush would show.
+    #[derive(Debug)]
+    struct SlowBackend(LocalBackend);
+
+    impl StateBackend for SlowBackend {
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn read(&self) -> Result<Option<State>, StateError> {
+            self.0.read()
+        }
+        fn write(&self, lock: &LockGuard, state: &State) -> Result<(), StateError> {
+            std::thread::sleep(Duration::from_millis(30));
+            self.0.write(lock, state)
+        }
+        fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
+            self.0.lock(info, timeout)
+        }
+        fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
+            self.0.lock_holder()
+        }
+        fn force_unlock(&self, id: uuid::Uuid) -> Result<LockInfo, StateError> {
+            self.0.force_unlock(id)
+        }
+    }
+
+    fn agent_wait(name: &str) -> PlannedAction {
+        PlannedAction {
+            id: format!("reprotect.{name}/{}", kinds::WAIT_FOR_AGENT),
+            address: Address::new("reprotect", name),
+            kind: kinds::WAIT_FOR_AGENT.to_owned(),
+            change: ChangeKind::Read,
+            provider: "vault.dr".to_owned(),
+            action: ProviderAction::WaitForAgent {
+                protected_item_id: format!("{name}-item"),
+                timeout_s: 60,
+            },
+            depends_on: Vec::new(),
+            unit: None,
+            destructive: false,
+            rule: None,
+            reason: "test".to_owned(),
+            before: json!({}),
+            after: json!({ "agent": "registered" }),
+        }
+    }
+
+    #[test]
+    fn an_aborted_run_s_pending_jobs_are_on_disk_when_record_aborted_returns() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("failback.state.json");
+        let backend = SlowBackend(LocalBackend::new(&path));
+        let lock = backend
+            .lock(LockInfo::new(Operation::Apply, "test"), Duration::ZERO)
+            .expect("the lock is free");
+        let actions: Vec<PlannedAction> = (0..5).map(|i| agent_wait(&format!("vm{i}"))).collect();
+        let recorder = ApplyRecorder::new(
+            &actions,
+            State::new("test"),
+            Box::new(backend),
+            lock,
+            EventStyle::Silent,
+            Ui::status_only(),
+        )
+        .expect("a writer thread");
+        for action in &actions {
+            let (id, address) = (action.id.clone(), action.address.to_string());
+            recorder.event(ApplyEvent::Started {
+                id: id.clone(),
+                address: address.clone(),
+                kind: action.kind.clone(),
+            });
+            recorder.event(ApplyEvent::Progress {
+                id,
+                address,
+                progress: Progress {
+                    remote_id: Some(format!("task-{}", action.address.name)),
+                    percent: None,
+                    message: "running".to_owned(),
+                },
+            });
+        }
+        let ids: Vec<String> = actions.iter().map(|a| a.id.clone()).collect();
+        recorder.record_aborted(&ids);
+
+        let stored = LocalBackend::new(&path)
+            .read()
+            .expect("a valid state")
+            .expect("a state");
+        assert_eq!(stored.resources, recorder.state().resources);
+        for action in &actions {
+            let expected = Outcome::InProgress {
+                pending: vec![RemoteId::AsrJob(format!("task-{}", action.address.name))],
+            };
+            assert_eq!(stored.resources[&action.id].outcome, expected);
+        }
+        assert!(recorder.finish().is_empty());
     }
 }

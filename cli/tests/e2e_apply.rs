@@ -38,7 +38,9 @@ fn apply_converges(example: &str) {
             "no ASR job recorded: {resource}"
         );
     }
-    assert!(state["serial"].as_u64().unwrap_or(0) >= reprotects.len() as u64);
+    // One serial per write; writes coalesce what finished meanwhile, so there can be
+    // fewer than reprotects, but never none.
+    assert!(state["serial"].as_u64().unwrap_or(0) >= 1, "{state}");
     let text = std::fs::read_to_string(world.state_path()).expect("state");
     assert!(
         !text.contains(world.asr().token()),

@@ -1,6 +1,7 @@
 //! `failback apply`: lock the state, make (or re-check) the plan, ask for approval,
 //! run the plan's actions through the providers with the executor and record every
-//! finished action in the state at once.
+//! start, remote operation and end in the state (saved by the recorder's writer thread,
+//! flushed before the lock is released).
 //!
 //! A saved plan (`apply FILE`) is only applied when the world it was made from still
 //! holds: the same state (lineage and serial), the same configuration and variables,
@@ -189,6 +190,7 @@ pub fn run_apply(
         match style {
             EventStyle::Json => ui.write_data(&change_summary_line(0, 0, 0, message)),
             EventStyle::Lines | EventStyle::Bars => ui.status(message),
+            EventStyle::Silent => {}
         }
         return Ok(Exit::Success);
     }
@@ -201,14 +203,13 @@ pub fn run_apply(
         .parallelism
         .unwrap_or(config.settings.parallelism)
         .max(1) as usize;
-    let recorder = Arc::new(ApplyRecorder::new(
-        &plan.actions,
-        state,
-        backend,
-        lock,
-        style,
-        ui.clone(),
-    ));
+    let recorder = ApplyRecorder::new(&plan.actions, state, backend, lock, style, ui.clone())
+        .map_err(|err| {
+            CommandError::user(miette!(
+                "cannot start the thread that saves the state: {err}"
+            ))
+        })?;
+    let recorder = Arc::new(recorder);
     let apply_providers: HashMap<String, Arc<dyn Provider>> = wiring
         .providers(config)?
         .into_iter()
@@ -531,6 +532,7 @@ fn report(ui: &mut Ui, style: EventStyle, plan: &Plan, summary: &ApplySummary) {
         EventStyle::Json => {
             ui.write_data(&change_summary_line(applied, failed, skipped, &headline))
         }
+        EventStyle::Silent => {}
     }
 }
 
