@@ -66,7 +66,7 @@ pub enum ApplyEvent {
 }
 
 /// Hears every event of a run, in order per action. Called from tokio tasks: keep it
-/// quick (saving a small state file is fine).
+/// quick, never block on I/O (hand state writes to a thread, as `failback apply` does).
 pub trait ApplyObserver: Send + Sync {
     fn event(&self, event: ApplyEvent);
 }

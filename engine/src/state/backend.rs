@@ -1,9 +1,9 @@
 //! The `StateBackend` trait (where a state lives and how it is locked) and what
 //! every backend shares: lock holder information, the lock guard, and errors.
 //!
-//! The trait is synchronous: state I/O is small and rare (once per finished action),
-//! and a lock wait is a blocking poll. The apply scheduler calls it through
-//! `tokio::task::spawn_blocking`.
+//! The trait is synchronous: a lock wait is a blocking poll and a write may fsync or
+//! cross the network. `apply` therefore never calls it from the executor's tasks: one
+//! writer thread (`cli/src/events/writer.rs`) owns the backend and coalesces writes.
 
 use std::fmt;
 use std::path::PathBuf;
