@@ -23,8 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_identity::{
@@ -38,7 +37,9 @@ use url::Url;
 use uuid::Uuid;
 
 use super::azurerm_blob::{BlobAuth, BlobClient, BlobError, BlobProperties, Upload};
-use super::backend::{HeldLock, LockGuard, LockInfo, StateBackend, StateError};
+use super::backend::{
+    HeldLock, LockGuard, LockInfo, LockPolling, StateBackend, StateError, wait_for_lock,
+};
 use super::checks::{check_succession, parse_state};
 use super::model::State;
 use super::shared_key::SharedKey;
@@ -328,30 +329,17 @@ impl StateBackend for AzureBlobBackend {
     }
 
     fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(100);
-        loop {
-            if let Some(guard) = self.try_lock_once(&info)? {
-                return Ok(guard);
-            }
-            let waited = started.elapsed();
-            if waited >= timeout {
-                let waited_s = waited.as_secs_f64();
-                return Err(match self.lock_holder() {
-                    Ok(Some(holder)) => StateError::Locked { holder, waited_s },
-                    Ok(None) => StateError::LockedUnknownHolder {
-                        reason: "the lease was released just now; run again".to_owned(),
-                        waited_s,
-                    },
-                    Err(StateError::LockedUnknownHolder { reason, .. }) => {
-                        StateError::LockedUnknownHolder { reason, waited_s }
-                    }
-                    Err(other) => other,
-                });
-            }
-            thread::sleep(delay.min(timeout - waited));
-            delay = (delay * 2).min(Duration::from_secs(2));
-        }
+        let polling = LockPolling {
+            first_pause: Duration::from_millis(100),
+            longest_pause: Duration::from_secs(2),
+        };
+        wait_for_lock(
+            timeout,
+            polling,
+            || self.try_lock_once(&info),
+            || self.lock_holder(),
+            "the lease was released just now; run again",
+        )
     }
 
     fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {

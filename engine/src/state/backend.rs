@@ -7,7 +7,8 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -156,6 +157,50 @@ impl LockGuard {
 impl Drop for LockGuard {
     fn drop(&mut self) {
         self.held.release();
+    }
+}
+
+/// How a backend waits for a held lock: the first pause between tries, doubling up to
+/// the longest.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct LockPolling {
+    pub first_pause: Duration,
+    pub longest_pause: Duration,
+}
+
+/// Tries `try_once` until it takes the lock or `timeout` has passed, pausing as
+/// `polling` says. On timeout the error names the holder `holder` reports; when there
+/// is none (any more, or not yet), it says `no_holder_reason`.
+pub(super) fn wait_for_lock(
+    timeout: Duration,
+    polling: LockPolling,
+    mut try_once: impl FnMut() -> Result<Option<LockGuard>, StateError>,
+    holder: impl FnOnce() -> Result<Option<LockInfo>, StateError>,
+    no_holder_reason: &str,
+) -> Result<LockGuard, StateError> {
+    let started = Instant::now();
+    let mut pause = polling.first_pause;
+    loop {
+        if let Some(guard) = try_once()? {
+            return Ok(guard);
+        }
+        let waited = started.elapsed();
+        if waited >= timeout {
+            let waited_s = waited.as_secs_f64();
+            return Err(match holder() {
+                Ok(Some(holder)) => StateError::Locked { holder, waited_s },
+                Ok(None) => StateError::LockedUnknownHolder {
+                    reason: no_holder_reason.to_owned(),
+                    waited_s,
+                },
+                Err(StateError::LockedUnknownHolder { reason, .. }) => {
+                    StateError::LockedUnknownHolder { reason, waited_s }
+                }
+                Err(other) => other,
+            });
+        }
+        thread::sleep(pause.min(timeout - waited));
+        pause = (pause * 2).min(polling.longest_pause);
     }
 }
 

@@ -14,13 +14,14 @@
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use uuid::Uuid;
 
 use super::atomic;
-use super::backend::{HeldLock, LockGuard, LockInfo, StateBackend, StateError};
+use super::backend::{
+    HeldLock, LockGuard, LockInfo, LockPolling, StateBackend, StateError, wait_for_lock,
+};
 use super::checks::{check_succession, parse_state};
 use super::model::State;
 
@@ -197,30 +198,17 @@ impl StateBackend for LocalBackend {
     }
 
     fn lock(&self, info: LockInfo, timeout: Duration) -> Result<LockGuard, StateError> {
-        let started = Instant::now();
-        let mut delay = Duration::from_millis(50);
-        loop {
-            if let Some(guard) = self.try_lock_once(&info)? {
-                return Ok(guard);
-            }
-            let waited = started.elapsed();
-            if waited >= timeout {
-                let waited_s = waited.as_secs_f64();
-                return Err(match self.stored_lock_info() {
-                    Ok(Some(holder)) => StateError::Locked { holder, waited_s },
-                    Ok(None) => StateError::LockedUnknownHolder {
-                        reason: "the holder has not written its information yet".to_owned(),
-                        waited_s,
-                    },
-                    Err(StateError::LockedUnknownHolder { reason, .. }) => {
-                        StateError::LockedUnknownHolder { reason, waited_s }
-                    }
-                    Err(other) => other,
-                });
-            }
-            thread::sleep(delay.min(timeout - waited));
-            delay = (delay * 2).min(Duration::from_secs(1));
-        }
+        let polling = LockPolling {
+            first_pause: Duration::from_millis(50),
+            longest_pause: Duration::from_secs(1),
+        };
+        wait_for_lock(
+            timeout,
+            polling,
+            || self.try_lock_once(&info),
+            || self.stored_lock_info(),
+            "the holder has not written its information yet",
+        )
     }
 
     fn lock_holder(&self) -> Result<Option<LockInfo>, StateError> {
