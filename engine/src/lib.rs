@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod config;
+pub mod digest;
 pub mod format;
 pub mod graph;
 pub mod observe;

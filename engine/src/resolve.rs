@@ -12,7 +12,7 @@
 //! Pure functions of [`Config`] and [`Observed`]; no I/O. Lookups go through indexes
 //! built once per inventory, so resolving thousands of reprotects stays linear.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 use std::fmt;
 
 use crate::config::{

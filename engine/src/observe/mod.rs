@@ -14,7 +14,7 @@ use std::io::Write as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use sha2::{Digest, Sha256};
+use crate::digest::Sha256Writer;
 
 pub use vault::VaultInventory;
 pub use vcenter::VcenterInventory;
@@ -58,30 +58,16 @@ impl Observed {
         // hashed. BTreeMaps and Vecs serialise in a stable order; serde_json of these
         // types cannot fail (no non-string map keys), so the bytes hashed are exactly
         // `to_vec(vcenters) ++ "\0" ++ to_vec(vaults)`.
-        let mut sink = std::io::BufWriter::with_capacity(DIGEST_BUFFER, HashSink(Sha256::new()));
+        let mut sink = std::io::BufWriter::with_capacity(DIGEST_BUFFER, Sha256Writer::new());
         let _ = serde_json::to_writer(&mut sink, &self.vcenters);
         let _ = sink.write_all(b"\0");
         let _ = serde_json::to_writer(&mut sink, &self.vaults);
         // `into_parts` hands back what is still buffered instead of flushing it.
-        let (HashSink(mut hasher), buffered) = sink.into_parts();
-        hasher.update(buffered.unwrap_or_default());
-        format!("sha256:{:x}", hasher.finalize())
+        let (mut hasher, buffered) = sink.into_parts();
+        hasher.update(&buffered.unwrap_or_default());
+        hasher.finish()
     }
 }
 
 /// How much serialised JSON is handed to SHA-256 at once by [`Observed::digest`].
 const DIGEST_BUFFER: usize = 64 * 1024;
-
-/// An `io::Write` that feeds a SHA-256.
-struct HashSink(Sha256);
-
-impl std::io::Write for HashSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}

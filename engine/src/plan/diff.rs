@@ -7,7 +7,9 @@
 //! rules report missing links as findings; here a missing link only keeps an action
 //! out of the plan, with its reason, so that nothing disappears silently.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use serde_json::{Value, json};
 

@@ -9,7 +9,9 @@
 //! give the same order.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap};
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};

@@ -2,7 +2,7 @@
 //! built once so that resolving thousands of reprotects stays linear, and the
 //! "did you mean" suggestions that go into the reasons of missing links.
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashSet};
 
 use super::{Link, Unresolved, UnresolvedKind};
 use crate::observe::vault::{self, Fabric, ProtectedItem};
@@ -292,7 +292,7 @@ impl<'a> VcenterIndex<'a> {
 
 /// Whether hosts or VMs refer to datastores that discovery did not return.
 fn hides_datastores(inventory: &VcenterInventory) -> bool {
-    let seen: std::collections::HashSet<&str> = inventory
+    let seen: HashSet<&str> = inventory
         .datastores
         .iter()
         .map(|ds| ds.id.as_str())

@@ -2,7 +2,7 @@
 //! host (FB111), the chosen datastore being a VMFS or vSAN datastore of that host
 //! (FB114), and a datastore being named at all (FB118).
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 
 use super::catalogue::{FB111, FB114, FB118};
 use super::vm::vm_if_present;

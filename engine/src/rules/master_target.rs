@@ -2,7 +2,7 @@
 //! its OS family (FB105), `disk.EnableUUID` (FB107), storage DRS (FB108), VMware Tools
 //! (FB113), snapshots (FB115), SCSI controller (FB116) and the 60-disk limit (FB127).
 
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt as _};
 
 use super::catalogue::{FB105, FB107, FB108, FB113, FB115, FB116, FB127};
 use super::wording::{counted, scsi_controller};

@@ -293,7 +293,7 @@ impl<'a> Subject<'a> {
 /// Whether two free strings of an API are the same value (ASR and vSphere do not agree
 /// on case across versions).
 pub(crate) fn same(a: &str, b: &str) -> bool {
-    a.trim().eq_ignore_ascii_case(b.trim())
+    a.trim_ascii().eq_ignore_ascii_case(b.trim_ascii())
 }
 
 /// An observed OS type (`Windows`, `linux`) as a family; `None` for anything else.

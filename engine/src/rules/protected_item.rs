@@ -35,16 +35,20 @@ pub enum ReprotectReadiness {
 /// Where this item stands (free strings matched without case).
 pub fn reprotect_readiness(item: &ProtectedItem) -> ReprotectReadiness {
     let state = item.protection_state.as_str();
-    let allows_reprotect = item
-        .allowed_operations
-        .iter()
-        .any(|operation| same(operation, REVERSE_REPLICATE));
-    let in_azure = item
-        .active_location
-        .as_deref()
-        .is_some_and(|location| same(location, "Recovery"));
+    // Asked for only in the states that need it: this runs for every item in several
+    // rules and in the planner.
+    let allows_reprotect = || {
+        item.allowed_operations
+            .iter()
+            .any(|operation| same(operation, REVERSE_REPLICATE))
+    };
+    let in_azure = || {
+        item.active_location
+            .as_deref()
+            .is_some_and(|location| same(location, "Recovery"))
+    };
     if same(state, "Protected") {
-        let reverse = in_azure
+        let reverse = in_azure()
             || item.reverse.is_some()
             || item
                 .instance_type
@@ -60,7 +64,7 @@ pub fn reprotect_readiness(item: &ProtectedItem) -> ReprotectReadiness {
         };
     }
     if same(state, "UnplannedFailoverCommitted") || same(state, "FailoverCommitted") {
-        return if allows_reprotect {
+        return if allows_reprotect() {
             ReprotectReadiness::Ready
         } else {
             ReprotectReadiness::NotReady {

@@ -2,7 +2,9 @@
 //! connectivity (FB103), that it is connected (FB104), and that a replication group is
 //! reprotected whole through one recovery plan (FB120) with one master target (FB121).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use foldhash::{HashMap, HashMapExt as _};
 
 use super::catalogue::{FB103, FB104, FB120, FB121};
 use super::wording::without_full_stop;
