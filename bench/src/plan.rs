@@ -208,7 +208,7 @@ pub fn child(dir: &Path) -> miette::Result<()> {
     for (rule, (count, first)) in &by_rule {
         eprintln!("  {rule} x{count} (first: {first})");
     }
-    let planned = plan::make_plan(&config, &observed, &PriorState::default(), assessment, meta);
+    let planned = plan::make_plan(&config, observed, &PriorState::default(), assessment, meta);
     stages.diff = clock.elapsed().as_secs_f64();
 
     let clock = Instant::now();

@@ -151,7 +151,7 @@ pub fn run_apply(
                 created_at: started,
                 config_digest,
             };
-            plan::make_plan(config, &observed, &prior, assessment, meta)
+            plan::make_plan(config, observed, &prior, assessment, meta)
         }
     };
 

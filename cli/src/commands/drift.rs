@@ -94,7 +94,7 @@ pub fn run_drift(
         created_at: started,
         config_digest: plan::config_digest(&loaded.files, &variables),
     };
-    let plan = plan::make_plan(config, &observed, &prior, assessment, meta);
+    let plan = plan::make_plan(config, observed, &prior, assessment, meta);
     let state = current.unwrap_or_else(|| State::new(env!("CARGO_PKG_VERSION")));
     let applied = state
         .resources

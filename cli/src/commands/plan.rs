@@ -163,7 +163,7 @@ pub fn run_plan(
         created_at: started,
         config_digest: plan::config_digest(&loaded.files, &variables),
     };
-    let plan = plan::make_plan(&loaded.config, &observed, &state, assessment, meta);
+    let plan = plan::make_plan(&loaded.config, observed, &state, assessment, meta);
 
     let blocked = plan.summary().is_blocked();
     let mut notes = Vec::new();

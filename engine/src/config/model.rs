@@ -23,6 +23,13 @@ pub struct Span {
     pub column: usize,
 }
 
+impl fmt::Display for Span {
+    /// `main.hcl:42:3`, as compilers and editors write a position.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
 /// A value that must never be printed, logged or written to state or plans.
 /// `Debug`, `Display` and `Serialize` all show `(sensitive value)`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -59,8 +66,8 @@ impl<T> Serialize for Sensitive<T> {
 
 /// An object's address, as used everywhere (plan, state, events, errors):
 /// `reprotect.web01`, `reprotect.app["db01"]`, `master_target.mt_linux`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(try_from = "String")]
 pub struct Address {
     /// The block type, e.g. `reprotect`.
     pub kind: String,
@@ -92,6 +99,14 @@ impl fmt::Display for Address {
             write!(f, "[{key:?}]")?;
         }
         Ok(())
+    }
+}
+
+/// As its text, written straight into the output: plans and state hold thousands of
+/// addresses.
+impl Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -127,32 +142,56 @@ impl TryFrom<String> for Address {
     }
 }
 
-/// A reference from one block to another, with where it was written.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// How the configuration serialises. Its only serialised form is the record of what
+// was declared in a saved plan (`desired`): values, with a block's position as
+// `file:line:column` and references as the address they name. Diagnostics need the
+// byte ranges of every attribute and reference; a record does not, and with them it
+// was three times the size and time at thousands of reprotects.
+
+/// A reference from one block to another, with where it was written. Serialised as
+/// the address it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
     pub target: Address,
     pub span: Span,
 }
 
+impl Serialize for Reference {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.target.serialize(serializer)
+    }
+}
+
 /// A rule acknowledged for one object: `acknowledge "FB128" { reason = "..." }`.
 /// The finding is still shown, marked as acknowledged, and does not block.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Acknowledgement {
     pub rule: String,
     pub reason: String,
+    #[serde(skip)]
     pub span: Span,
 }
 
 /// Where an object was declared: its address, its block's span, and the span of each
-/// attribute that was set (by attribute name).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// attribute that was set (by attribute name). Serialised as the block's position
+/// (`at`) and `depends_on`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Declared {
     pub span: Span,
     pub attribute_spans: BTreeMap<String, Span>,
     /// The blocks its expressions refer to (directly or through locals), besides the
     /// typed references: the graph's edges.
-    #[serde(default)]
     pub depends_on: Vec<Reference>,
+}
+
+impl Serialize for Declared {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut record = serializer.serialize_struct("Declared", 2)?;
+        record.serialize_field("at", &format_args!("{}", self.span))?;
+        record.serialize_field("depends_on", &self.depends_on)?;
+        record.end()
+    }
 }
 
 impl Declared {

@@ -12,13 +12,15 @@ mod order;
 #[cfg(any(test, feature = "test-support"))]
 pub mod worlds;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::HashSet;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::{Address, Config};
+use crate::digest::Sha256Writer;
 use crate::observe::Observed;
 use crate::rules::Finding;
 
@@ -53,23 +55,24 @@ pub struct PlanMeta {
 }
 
 /// Makes the plan: which reprotects are needed, done, drifted or impossible, which
-/// fixes come first, and in which order everything runs.
+/// fixes come first, and in which order everything runs. The plan keeps `observed`,
+/// so that `show` and `apply FILE` can replay it.
 pub fn make_plan(
     config: &Config,
-    observed: &Observed,
+    observed: Observed,
     state: &PriorState,
     assessment: Assessment,
     meta: PlanMeta,
 ) -> Plan {
-    // Recording the desired configuration as JSON and digesting the observed state
-    // are the two largest steps at thousands of reprotects, and depend on nothing
-    // else here: they run beside the diff, on a second core when there is one.
-    let records = || (desired_json(config), observed.digest());
+    // Recording the desired configuration and digesting the observed state are the
+    // two largest steps at thousands of reprotects, and depend on nothing else here:
+    // they run beside the diff, on a second core when there is one.
+    let records = || (DesiredRecord::of(config), observed.digest());
     let ((desired, observed_digest), plan) = std::thread::scope(|scope| {
         let records_beside = std::thread::Builder::new()
             .name("plan-records".to_owned())
             .spawn_scoped(scope, records);
-        let plan = plan_without_records(config, observed, state, assessment, meta);
+        let plan = plan_without_records(config, &observed, state, assessment, meta);
         let records = match records_beside {
             Ok(handle) => match handle.join() {
                 Ok(records) => records,
@@ -83,18 +86,13 @@ pub fn make_plan(
     Plan {
         desired,
         observed_digest,
+        observed,
         ..plan
     }
 }
 
-/// Config serialises every `Sensitive` as "(sensitive value)"; it has no map with
-/// non-string keys, so this cannot fail in practice.
-fn desired_json(config: &Config) -> serde_json::Value {
-    serde_json::to_value(config).unwrap_or(serde_json::Value::Null)
-}
-
-/// The whole plan, with `desired` and `observed_digest` left empty for the caller to
-/// fill.
+/// The whole plan, with `desired`, `observed_digest` and `observed` left empty for
+/// the caller to fill.
 fn plan_without_records(
     config: &Config,
     observed: &Observed,
@@ -133,8 +131,8 @@ fn plan_without_records(
         drift: diff.drift,
         unchanged: diff.unchanged,
         not_planned: diff.not_planned,
-        desired: serde_json::Value::Null,
-        observed: observed.clone(),
+        desired: DesiredRecord::none(),
+        observed: Observed::default(),
     }
 }
 
@@ -144,22 +142,22 @@ fn plan_without_records(
 pub fn config_digest(files: &[(String, String)], variables: &BTreeMap<String, String>) -> String {
     let mut sorted: Vec<&(String, String)> = files.iter().collect();
     sorted.sort();
-    let mut hasher = Sha256::new();
+    let mut hasher = Sha256Writer::new();
     for (path, contents) in sorted {
         // Lengths keep ("ab","c") apart from ("a","bc").
-        hasher.update((path.len() as u64).to_le_bytes());
+        hasher.update(&(path.len() as u64).to_le_bytes());
         hasher.update(path.as_bytes());
-        hasher.update((contents.len() as u64).to_le_bytes());
+        hasher.update(&(contents.len() as u64).to_le_bytes());
         hasher.update(contents.as_bytes());
     }
     hasher.update(b"\0variables\0");
     for (name, value) in variables {
-        hasher.update((name.len() as u64).to_le_bytes());
+        hasher.update(&(name.len() as u64).to_le_bytes());
         hasher.update(name.as_bytes());
-        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(&(value.len() as u64).to_le_bytes());
         hasher.update(value.as_bytes());
     }
-    format!("sha256:{:x}", hasher.finalize())
+    hasher.finish()
 }
 
 #[cfg(test)]

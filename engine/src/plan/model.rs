@@ -8,8 +8,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
-use crate::config::Address;
+use crate::config::{Address, Config};
 use crate::observe::Observed;
 use crate::provider::ProviderAction;
 use crate::rules::{Finding, Severity};
@@ -48,9 +49,46 @@ pub struct Plan {
     /// Reprotects the plan cannot carry out, with why; they block apply.
     pub not_planned: Vec<NotPlanned>,
     /// The resolved configuration, secrets redacted.
-    pub desired: serde_json::Value,
+    pub desired: DesiredRecord,
     /// The observed snapshot, so that `show` and `apply FILE` can replay the plan.
     pub observed: Observed,
+}
+
+/// The resolved configuration as JSON text, secrets redacted: the record of what was
+/// declared, for whoever audits a saved plan. failback itself never reads it back (a
+/// saved plan is checked against the files by the configuration digest), so it is
+/// kept as the text it is written as: serialising a configuration of thousands of
+/// reprotects straight to text is a quarter of the cost of building a JSON tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DesiredRecord(Box<RawValue>);
+
+impl DesiredRecord {
+    /// Records `config`. Its `Serialize` redacts every `Sensitive` and it has no map
+    /// with non-string keys, so serialising cannot fail in practice; if it did, the
+    /// record would be `null` rather than the plan lost.
+    pub fn of(config: &Config) -> Self {
+        serde_json::to_string(config)
+            .ok()
+            .and_then(|text| RawValue::from_string(text).ok())
+            .map_or_else(DesiredRecord::none, DesiredRecord)
+    }
+
+    /// No record: JSON `null`.
+    pub fn none() -> Self {
+        DesiredRecord(RawValue::NULL.to_owned())
+    }
+
+    /// The record as JSON text.
+    pub fn json(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for DesiredRecord {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+    }
 }
 
 /// What kind of change an action makes, which decides its marker and its JSON

@@ -306,7 +306,7 @@ fn plan_is_deterministic_and_independent_of_input_order() {
     shuffled.assessment.fixes.reverse();
     // `desired` records the configuration as loaded, so it follows the input order.
     let without_desired = |mut plan: Plan| {
-        plan.desired = serde_json::Value::Null;
+        plan.desired = DesiredRecord::none();
         serde_json::to_string(&plan).unwrap()
     };
     let a = without_desired(world.plan());
@@ -454,4 +454,37 @@ fn fixes_of_a_reprotect_and_of_its_master_target_are_its_prerequisites() {
         checked > 0,
         "the generated estate plans fixes of reprotected VMs"
     );
+}
+
+#[test]
+fn desired_is_the_configuration_as_json_and_survives_a_saved_plan() {
+    let world = all_new();
+    let plan = world.plan();
+    let recorded: serde_json::Value = serde_json::from_str(plan.desired.json()).unwrap();
+    assert_eq!(recorded, serde_json::to_value(&world.config).unwrap());
+    // Values and where each block is, not the byte ranges diagnostics use.
+    let reprotect = &world.config.reprotects[0];
+    let first = &recorded["reprotects"][0];
+    assert_eq!(first["address"], json!(reprotect.address.to_string()));
+    assert_eq!(
+        first["master_target"],
+        json!(reprotect.master_target.target.to_string())
+    );
+    assert_eq!(
+        first["declared"]["at"],
+        json!(format!(
+            "{}:{}:{}",
+            reprotect.declared.span.file.display(),
+            reprotect.declared.span.line,
+            reprotect.declared.span.column
+        ))
+    );
+    assert!(
+        !plan.desired.json().contains("\"start\""),
+        "byte offsets recorded"
+    );
+    let saved = serde_json::to_string_pretty(&plan).unwrap();
+    let read: Plan = serde_json::from_str(&saved).unwrap();
+    assert_eq!(read.desired, plan.desired);
+    assert_eq!(read, plan);
 }

@@ -51,7 +51,7 @@ impl World {
     pub fn plan(&self) -> super::Plan {
         super::make_plan(
             &self.config,
-            &self.observed,
+            self.observed.clone(),
             &self.state,
             self.assessment.clone(),
             self.meta(),
