@@ -6,7 +6,11 @@
 //! The shape is documented in `docs/plan-json.md` and pinned by
 //! `docs/plan-json.schema.json`; a minor version bump only adds fields.
 
+use std::borrow::Cow;
+
+use failback_engine::config::Address;
 use failback_engine::plan::{Plan, PlanSummary, PlannedAction, kinds};
+use failback_engine::provider::ProviderAction;
 use failback_engine::rules::{Severity, Status};
 use serde::Serialize;
 use serde_json::Value;
@@ -32,7 +36,7 @@ pub struct JsonPlan<'a> {
     pub prior_state: JsonPriorState<'a>,
     pub resource_changes: Vec<JsonResourceChange<'a>>,
     pub resource_drift: Vec<JsonResourceChange<'a>>,
-    pub unchanged: Vec<String>,
+    pub unchanged: &'a [Address],
     pub not_planned: Vec<JsonNotPlanned<'a>>,
     pub units: Vec<JsonUnit<'a>>,
     pub findings: Vec<JsonFinding<'a>>,
@@ -55,8 +59,8 @@ pub struct JsonPriorState<'a> {
 pub struct JsonResourceChange<'a> {
     /// The action id (`reprotect.web01/asr.protected_item.reprotect`); for drift, the
     /// address.
-    pub id: String,
-    pub address: String,
+    pub id: Cow<'a, str>,
+    pub address: &'a Address,
     /// The action type (`asr.protected_item.reprotect`) or, for drift, `reprotect`.
     #[serde(rename = "type")]
     pub kind: &'a str,
@@ -75,7 +79,7 @@ pub struct JsonResourceChange<'a> {
     pub depends_on: &'a [String],
     pub unit: Option<&'a str>,
     /// The provider action itself, as `apply` runs it; `null` for drift.
-    pub action: Option<Value>,
+    pub action: Option<&'a ProviderAction>,
 }
 
 #[derive(Debug, Serialize)]
@@ -87,17 +91,17 @@ pub struct JsonChange<'a> {
 
 #[derive(Debug, Serialize)]
 pub struct JsonNotPlanned<'a> {
-    pub address: String,
+    pub address: &'a Address,
     pub reason: &'a str,
 }
 
 #[derive(Debug, Serialize)]
 pub struct JsonUnit<'a> {
-    pub address: String,
+    pub address: &'a Address,
     pub name: &'a str,
-    pub members: Vec<String>,
+    pub members: &'a [Address],
     pub actions: &'a [String],
-    pub unchanged_members: Vec<String>,
+    pub unchanged_members: &'a [Address],
 }
 
 #[derive(Debug, Serialize)]
@@ -108,7 +112,7 @@ pub struct JsonFinding<'a> {
     pub status: &'static str,
     /// Why the rule could not be checked.
     pub status_reason: Option<&'a str>,
-    pub address: String,
+    pub address: &'a Address,
     pub location: JsonLocation,
     pub message: &'a str,
     pub observed: Option<&'a str>,
@@ -141,8 +145,8 @@ pub fn view(plan: &Plan) -> JsonPlan<'_> {
         .actions
         .iter()
         .map(|action| JsonResourceChange {
-            id: action.id.clone(),
-            address: action.address.to_string(),
+            id: Cow::Borrowed(&action.id),
+            address: &action.address,
             kind: &action.kind,
             name: action.target_name(),
             provider: Some(&action.provider),
@@ -157,15 +161,15 @@ pub fn view(plan: &Plan) -> JsonPlan<'_> {
             destructive: action.destructive,
             depends_on: &action.depends_on,
             unit: action.unit.as_deref(),
-            action: serde_json::to_value(&action.action).ok(),
+            action: Some(&action.action),
         })
         .collect();
     let resource_drift = plan
         .drift
         .iter()
         .map(|drift| JsonResourceChange {
-            id: drift.address.to_string(),
-            address: drift.address.to_string(),
+            id: Cow::Owned(drift.address.to_string()),
+            address: &drift.address,
             kind: "reprotect",
             name: &drift.protected_item,
             provider: None,
@@ -200,7 +204,7 @@ pub fn view(plan: &Plan) -> JsonPlan<'_> {
                 },
                 status,
                 status_reason,
-                address: finding.address.to_string(),
+                address: &finding.address,
                 location: JsonLocation {
                     file: finding.span.file.to_string_lossy().into_owned(),
                     line: finding.span.line,
@@ -235,12 +239,12 @@ pub fn view(plan: &Plan) -> JsonPlan<'_> {
         },
         resource_changes,
         resource_drift,
-        unchanged: plan.unchanged.iter().map(ToString::to_string).collect(),
+        unchanged: &plan.unchanged,
         not_planned: plan
             .not_planned
             .iter()
             .map(|n| JsonNotPlanned {
-                address: n.address.to_string(),
+                address: &n.address,
                 reason: &n.reason,
             })
             .collect(),
@@ -248,15 +252,11 @@ pub fn view(plan: &Plan) -> JsonPlan<'_> {
             .units
             .iter()
             .map(|unit| JsonUnit {
-                address: unit.address.to_string(),
+                address: &unit.address,
                 name: &unit.plan_name,
-                members: unit.members.iter().map(ToString::to_string).collect(),
+                members: &unit.members,
                 actions: &unit.actions,
-                unchanged_members: unit
-                    .unchanged_members
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect(),
+                unchanged_members: &unit.unchanged_members,
             })
             .collect(),
         findings,
