@@ -396,3 +396,62 @@ fn a_stopped_configuration_server_heartbeat_is_drift() {
         "{heartbeat:#}"
     );
 }
+
+#[test]
+fn a_master_target_declared_after_the_apply_is_not_drift() {
+    // A second master target joins the configuration after the first apply, still with
+    // disk.EnableUUID unset. Its first fix is the next plan's business: no reprotect
+    // failback applied goes through it, so nothing of it can have drifted.
+    let world = SimWorld::start("basic", |estate| {
+        let servers = &mut estate["vault"]["configuration_servers"][0]["master_targets"];
+        let mut second = servers[0].clone();
+        second["id"] = "mt-lnx-02-id".into();
+        second["name"] = "mt-lnx-02".into();
+        second["vm"] = "mt-lnx-02".into();
+        if let Some(servers) = servers.as_array_mut() {
+            servers.push(second);
+        }
+        let vms = &mut estate["vcenter"]["vms"];
+        let mut vm = vms
+            .as_array()
+            .and_then(|vms| vms.iter().find(|vm| vm["name"] == "mt-lnx-01"))
+            .cloned()
+            .expect("the basic estate has mt-lnx-01");
+        vm["name"] = "mt-lnx-02".into();
+        vm["bios_uuid"] = "b0006000-0000-4000-8000-000000000062".into();
+        vm["extra_config"] = serde_json::json!({"disk.EnableUUID": "FALSE"});
+        for (n, disk) in vm["disks"].as_array_mut().into_iter().flatten().enumerate() {
+            disk["uuid"] = format!("6000C29a-0062-0062-0062-00000000006{n}").into();
+        }
+        if let Some(vms) = vms.as_array_mut() {
+            vms.push(vm);
+        }
+    });
+    let apply = world.run(&["apply", "--auto-approve"]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+
+    let main = world.dir.path().join("main.hcl");
+    let mut text = std::fs::read_to_string(&main).expect("the example's main.hcl");
+    text.push_str(
+        r#"
+master_target "mt_linux_2" {
+  configuration_server    = configuration_server.cs01
+  vm                      = "mt-lnx-02"
+  os                      = "linux"
+  retention_volume        = "/mnt/retention"
+  datastores              = ["vmfs-gold-01"]
+  ensure_disk_enable_uuid = true
+}
+"#,
+    );
+    std::fs::write(&main, text).expect("write main.hcl");
+
+    let plan = world.run(&["plan"]);
+    assert!(
+        plan.stdout.contains("master_target.mt_linux_2"),
+        "the new master target's fix is planned\n{}",
+        plan.text()
+    );
+    let drift = world.run(&["drift"]);
+    assert_eq!(drift.code, Some(0), "{}", drift.text());
+}
