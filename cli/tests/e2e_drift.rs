@@ -326,20 +326,24 @@ fn a_stopped_master_target_heartbeat_is_drift() {
     );
 }
 
+/// A second Linux master target, `mt-lnx-02`, registered on the basic example's
+/// configuration server (its VM is not in vCenter).
+fn register_second_linux_master_target(estate: &mut serde_json::Value) {
+    let servers = &mut estate["vault"]["configuration_servers"][0]["master_targets"];
+    let mut second = servers[0].clone();
+    second["id"] = "mt-lnx-02-id".into();
+    second["name"] = "mt-lnx-02".into();
+    second["vm"] = "mt-lnx-02".into();
+    if let Some(servers) = servers.as_array_mut() {
+        servers.push(second);
+    }
+}
+
 #[test]
 fn a_different_master_target_is_drift() {
     // A second Linux master target on the same configuration server, which someone
     // reprotects web01 through by hand after failback's apply.
-    let world = SimWorld::start("basic", |estate| {
-        let servers = &mut estate["vault"]["configuration_servers"][0]["master_targets"];
-        let mut second = servers[0].clone();
-        second["id"] = "mt-lnx-02-id".into();
-        second["name"] = "mt-lnx-02".into();
-        second["vm"] = "mt-lnx-02".into();
-        if let Some(servers) = servers.as_array_mut() {
-            servers.push(second);
-        }
-    });
+    let world = SimWorld::start("basic", register_second_linux_master_target);
     let apply = world.run(&["apply", "--auto-approve"]);
     assert_eq!(apply.code, Some(0), "{}", apply.text());
     let clean = world.run(&["drift"]);
@@ -403,14 +407,7 @@ fn a_master_target_declared_after_the_apply_is_not_drift() {
     // disk.EnableUUID unset. Its first fix is the next plan's business: no reprotect
     // failback applied goes through it, so nothing of it can have drifted.
     let world = SimWorld::start("basic", |estate| {
-        let servers = &mut estate["vault"]["configuration_servers"][0]["master_targets"];
-        let mut second = servers[0].clone();
-        second["id"] = "mt-lnx-02-id".into();
-        second["name"] = "mt-lnx-02".into();
-        second["vm"] = "mt-lnx-02".into();
-        if let Some(servers) = servers.as_array_mut() {
-            servers.push(second);
-        }
+        register_second_linux_master_target(estate);
         let vms = &mut estate["vcenter"]["vms"];
         let mut vm = vms
             .as_array()
