@@ -382,6 +382,7 @@ pub fn generate(spec: &EstateSpec) -> Generated {
                 .map(|p| (*p).to_owned())
                 .collect(),
                 hide_types: Vec::new(),
+                vm_privileges: BTreeMap::new(),
             }],
             hosts,
             storage_pods: Vec::new(),

@@ -131,7 +131,9 @@ pub fn child(dir: &Path) -> miette::Result<()> {
         .vcenters
         .first()
         .ok_or_else(|| miette!("the generated configuration has no vcenter block"))?;
-    let vcenter = VcenterProvider::from_config(vcenter_block).into_diagnostic()?;
+    let vcenter = VcenterProvider::from_config(vcenter_block)
+        .into_diagnostic()?
+        .with_privilege_checks_on(config.master_target_vms_in(&vcenter_block.address));
     let vault_block = config
         .vaults
         .first()

@@ -70,7 +70,9 @@ pub fn providers(config: &Config) -> Result<Vec<Box<dyn Provider>>, CommandError
     let mut errors = Vec::new();
     for vcenter in &config.vcenters {
         match VcenterProvider::from_config(vcenter) {
-            Ok(provider) => providers.push(Box::new(provider)),
+            Ok(provider) => providers.push(Box::new(
+                provider.with_privilege_checks_on(config.master_target_vms_in(&vcenter.address)),
+            )),
             Err(err) => errors.push(miette!(
                 help = "set the block's attributes or the VSPHERE_SERVER, VSPHERE_USER and \
                         VSPHERE_PASSWORD environment variables",

@@ -197,6 +197,30 @@ rule_cases! {
     fb129 => "FB129", fb130 => "FB130",
 }
 
+/// A permission set on the master target VM overrides the role the discovery user
+/// holds from the root: FB101 reads the privilege on the VM itself, so the planned
+/// disk.EnableUUID fix is an error before apply, not a NoPermission fault during it.
+#[test]
+fn fb101_on_the_master_target_vm() {
+    let renderings = verdict_for(
+        "FB101-vm",
+        &repository().join("testdata/estates/rules/FB101-vm.json"),
+    );
+    let verdict = &renderings.verdict;
+    assert!(
+        verdict
+            .lines()
+            .any(|line| line.starts_with("FB101 Error violated")),
+        "{verdict}"
+    );
+    assert!(
+        verdict.contains("denied: VirtualMachine.Config.AdvancedConfig on mt-lnx-01"),
+        "{verdict}"
+    );
+    assert!(verdict.contains("(exit Error)"), "{verdict}");
+    insta::assert_snapshot!("FB101-vm", verdict);
+}
+
 /// The unbroken estate plans without a single finding or fix: one reprotect to do.
 #[test]
 fn the_basic_estate_breaks_no_rule() {

@@ -48,6 +48,11 @@ pub struct User {
     pub privileges: Vec<String>,
     #[serde(default)]
     pub hide_types: Vec<String>,
+    /// Permissions set on single VMs, by VM name: there the user holds exactly these
+    /// privileges instead of `privileges` (a permission on an object overrides the one
+    /// it would inherit, as in vSphere).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub vm_privileges: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -613,6 +613,7 @@ pub fn scale_estate(vm_count: usize) -> Estate {
                 .map(str::to_owned)
                 .to_vec(),
                 hide_types: Vec::new(),
+                vm_privileges: std::collections::BTreeMap::new(),
             }],
             hosts,
             storage_pods: vec![StoragePod {

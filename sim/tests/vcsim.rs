@@ -1029,3 +1029,106 @@ async fn plain_http_on_request_and_never_off_loopback() {
     assert!(stderr.contains("only loopback addresses"), "{stderr}");
     assert!(output.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn a_permission_on_one_vm_overrides_the_inherited_privileges_and_refuses_its_tasks() {
+    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
+    let mut estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    let asr = estate
+        .vcenter
+        .users
+        .iter_mut()
+        .find(|user| user.name == "asr@vsphere.local")
+        .expect("the fixture has the asr user");
+    asr.vm_privileges.insert(
+        "mt-lnx-01".to_owned(),
+        vec!["System.View".to_owned(), "System.Read".to_owned()],
+    );
+    let sim = Vcsim::start_estate(&estate).expect("harness starts");
+    let mut soap = Soap::logged_in(&sim, "asr@vsphere.local", "s3cret").await;
+    let seen = soap.inventory().await;
+    let narrowed = seen["mt-lnx-01"].moref.clone();
+    let other = seen["mt-win-01"].moref.clone();
+    let key = soap.cookie.clone().unwrap_or_default();
+
+    let reply = soap
+        .call(&format!(
+            r#"<HasPrivilegeOnEntities xmlns="urn:vim25"><_this type="AuthorizationManager">AuthorizationManager</_this><entity type="VirtualMachine">{narrowed}</entity><entity type="VirtualMachine">{other}</entity><sessionId>{key}</sessionId><privId>System.Read</privId><privId>VirtualMachine.Config.AdvancedConfig</privId></HasPrivilegeOnEntities>"#
+        ))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let granted: Vec<bool> = reply
+        .body
+        .split("<privAvailability>")
+        .skip(1)
+        .map(|p| text_of(p, "isGranted").as_deref() == Some("true"))
+        .collect();
+    assert_eq!(granted, [true, false, true, true]);
+
+    // vCenter checks the privilege before it creates the task: a fault, no task.
+    let reply = soap
+        .call(&format!(
+            r#"<ReconfigVM_Task xmlns="urn:vim25"><_this type="VirtualMachine">{narrowed}</_this><spec><extraConfig><key>failback.note</key><value xsi:type="xsd:string">x</value></extraConfig></spec></ReconfigVM_Task>"#
+        ))
+        .await;
+    assert_eq!(reply.status, 500, "{}", reply.body);
+    assert!(
+        reply.body.contains(r#"xsi:type="NoPermission""#),
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains(&format!(
+            r#"<object type="VirtualMachine">{narrowed}</object><privilegeId>VirtualMachine.Config.AdvancedConfig</privilegeId>"#
+        )),
+        "{}",
+        reply.body
+    );
+    assert!(
+        !extra_config(&mut soap, &narrowed)
+            .await
+            .iter()
+            .any(|(key, _)| key == "failback.note"),
+        "the refused reconfigure changed the VM"
+    );
+    let reply = soap
+        .call(&format!(
+            r#"<RemoveAllSnapshots_Task xmlns="urn:vim25"><_this type="VirtualMachine">{narrowed}</_this><consolidate>true</consolidate></RemoveAllSnapshots_Task>"#
+        ))
+        .await;
+    assert!(
+        reply
+            .body
+            .contains("<privilegeId>VirtualMachine.State.RemoveSnapshot</privilegeId>"),
+        "{}",
+        reply.body
+    );
+
+    // The same user's privileges from the root still hold on the other VM.
+    let task = reconfigure(&mut soap, &other, "disk.EnableUUID", "TRUE").await;
+    assert_eq!(
+        soap.task_info(&task).await.prop("info.state").as_deref(),
+        Some("success")
+    );
+}
+
+#[test]
+fn vm_privileges_must_name_a_vm_of_the_estate() {
+    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
+    let mut estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    estate.vcenter.users[1]
+        .vm_privileges
+        .insert("no-such-vm".to_owned(), vec!["System.View".to_owned()]);
+    let err = Vcsim::start_estate(&estate).expect_err("the harness refuses the estate");
+    let VcsimError::Exited {
+        stderr: message, ..
+    } = &err
+    else {
+        panic!("unexpected error: {err}");
+    };
+    assert!(
+        message.contains("vcenter.users[1].vm_privileges.no-such-vm")
+            && message.contains("no VM named `no-such-vm`"),
+        "{message}"
+    );
+}

@@ -36,6 +36,10 @@ type estateUser struct {
 	Password   string   `json:"password"`
 	Privileges []string `json:"privileges"`
 	HideTypes  []string `json:"hide_types"`
+	// VMPrivileges are permissions set on single VMs: on each named VM the user holds
+	// exactly these privileges, whatever `privileges` grants from the root (in vSphere
+	// a permission on an object overrides the one it would inherit).
+	VMPrivileges map[string][]string `json:"vm_privileges"`
 }
 
 type estateHost struct {
@@ -430,6 +434,13 @@ func (v *vcenterEstate) defaultAndValidate() (string, string) {
 				if _, err := fmt.Sscanf(val, "%d", &ms); err != nil || ms > 60000 {
 					return p + ".extra_config." + k, "expected a number of milliseconds between 0 and 60000"
 				}
+			}
+		}
+	}
+	for i := range v.Users {
+		for name := range v.Users[i].VMPrivileges {
+			if !vms[name] {
+				return fmt.Sprintf("vcenter.users[%d].vm_privileges.%s", i, name), fmt.Sprintf("no VM named `%s` in vcenter.vms", name)
 			}
 		}
 	}

@@ -8,7 +8,9 @@
 //   - with `failback.sim.taskDelayMs`, a VM task is reported `running` for that long before
 //     its real outcome shows (vcsim finishes every task before answering).
 //
-// It also records which session key belongs to which user, for HasPrivilegeOnEntities.
+// It also records which session key belongs to which user, for HasPrivilegeOnEntities,
+// and refuses with NoPermission the VM tasks failback runs (ReconfigVM_Task with
+// extraConfig, RemoveAllSnapshots_Task) when the user lacks their privilege on the VM.
 package main
 
 import (
@@ -64,6 +66,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if method.This.Type == "VirtualMachine" && strings.HasSuffix(method.Name, "_Task") && f.authenticated(r) {
+		if privilege := taskPrivilege(method); privilege != "" && !h.granted(f.sessionUser(r), method.This, privilege) {
+			log.Printf("%s on %s refused: %s not granted", method.Name, method.This.Value, privilege)
+			writeFault(w, "NoPermission", "Permission to perform this operation was denied.",
+				fmt.Sprintf(`<object type="%s">%s</object><privilegeId>%s</privilegeId>`, method.This.Type, method.This.Value, privilege))
+			return
+		}
 		if h.inv.failTasks[method.This][method.Name] {
 			f.failTask(w, method)
 			return
@@ -77,14 +85,33 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *front) authenticated(r *http.Request) bool {
+	return f.sessionUser(r) != ""
+}
+
+// sessionUser is the estate user logged in with the request's session cookie, or "".
+func (f *front) sessionUser(r *http.Request) string {
 	c, err := r.Cookie(soap.SessionCookieName)
 	if err != nil {
-		return false
+		return ""
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	_, ok := h.sessions[c.Value]
-	return ok
+	return h.sessions[c.Value]
+}
+
+// taskPrivilege is the privilege vCenter checks on the VM before the VM task failback
+// runs: setting an advanced parameter (ReconfigVM_Task with extraConfig) or removing
+// snapshots. Other tasks are not checked (vcsim checks none).
+func taskPrivilege(method *simulator.Method) string {
+	switch body := method.Body.(type) {
+	case *types.ReconfigVM_Task:
+		if len(body.Spec.ExtraConfig) > 0 {
+			return "VirtualMachine.Config.AdvancedConfig"
+		}
+	case *types.RemoveAllSnapshots_Task:
+		return "VirtualMachine.State.RemoveSnapshot"
+	}
+	return ""
 }
 
 func (f *front) login(w http.ResponseWriter, r *http.Request, method *simulator.Method) {

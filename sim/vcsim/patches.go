@@ -110,16 +110,29 @@ func (hs *harness) granted(user string, entity types.ManagedObjectReference, pri
 	if hs.admin && user == defaultAdmin {
 		return true
 	}
-	u, ok := hs.users[user]
-	if !ok || hs.hidden(user, entity.Type) {
-		return false
-	}
-	for _, p := range u.Privileges {
+	for _, p := range hs.privilegesOn(user, entity) {
 		if p == priv {
 			return true
 		}
 	}
 	return false
+}
+
+// privilegesOn is what an estate user holds on one object: the permission set on the
+// VM itself when the estate gives one, else the user's privileges from the root.
+func (hs *harness) privilegesOn(user string, entity types.ManagedObjectReference) []string {
+	u, ok := hs.users[user]
+	if !ok || hs.hidden(user, entity.Type) {
+		return nil
+	}
+	if entity.Type == "VirtualMachine" && len(u.VMPrivileges) > 0 {
+		if vm, ok := simulator.Map.Get(entity).(*simulator.VirtualMachine); ok {
+			if privileges, ok := u.VMPrivileges[vm.Name]; ok {
+				return privileges
+			}
+		}
+	}
+	return u.Privileges
 }
 
 func (hs *harness) userOfSession(ctx *simulator.Context, sessionID string) string {
@@ -227,8 +240,8 @@ func (m *authorizationManager) FetchUserPrivilegeOnEntities(req *types.FetchUser
 		switch {
 		case h.admin && req.UserName == defaultAdmin:
 			r.Privileges = append(r.Privileges, adminPrivileges(m)...)
-		case h.users[req.UserName] != nil && !h.hidden(req.UserName, e.Type):
-			r.Privileges = append(r.Privileges, h.users[req.UserName].Privileges...)
+		default:
+			r.Privileges = append(r.Privileges, h.privilegesOn(req.UserName, e)...)
 		}
 		out = append(out, r)
 	}

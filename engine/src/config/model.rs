@@ -457,6 +457,19 @@ impl Config {
             .find(|p| &p.address == address)
     }
 
+    /// The VM names of the master targets whose configuration server is in `vcenter`:
+    /// what its discovery asks privileges on, for the fixes apply may make there.
+    pub fn master_target_vms_in(&self, vcenter: &Address) -> Vec<String> {
+        self.master_targets
+            .iter()
+            .filter(|mt| {
+                self.configuration_server(&mt.configuration_server.target)
+                    .is_some_and(|server| &server.vcenter.target == vcenter)
+            })
+            .map(|mt| mt.vm.clone())
+            .collect()
+    }
+
     pub fn vcenter(&self, address: &Address) -> Option<&Vcenter> {
         self.vcenters.iter().find(|v| &v.address == address)
     }

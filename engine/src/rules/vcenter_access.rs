@@ -209,7 +209,8 @@ pub(super) fn fb101_discovery_privileges(context: &Context<'_>, findings: &mut V
                 format!("{user} lacks privileges that the fixes the configuration opts into need"),
                 Some(format!("denied: {}", for_fixes.denied.join(", "))),
                 "grant the account these privileges on the VMs (a role on the datacenter, \
-                 propagated to children), or make the change by hand and turn the fix off",
+                 propagated to children; a permission set on a VM or its folder overrides \
+                 it there), or make the change by hand and turn the fix off",
             ));
         } else if !unqueried.is_empty() || !for_fixes.unreported.is_empty() {
             let missing: Vec<String> = unqueried.into_iter().chain(for_fixes.unreported).collect();

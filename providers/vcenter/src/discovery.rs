@@ -4,10 +4,14 @@
 //! One `RetrievePropertiesEx` over a recursive container view reads every VM, host,
 //! datastore, storage pod, cluster and datacenter (paged with
 //! `ContinueRetrievePropertiesEx`), one `QueryAssignedLicenses` reads every host's
-//! licence, and one `HasPrivilegeOnEntities` reads the session user's privileges.
+//! licence, and one `HasPrivilegeOnEntities` reads the session user's privileges on
+//! the root folder, the datacenters, the datastores and the VMs a fix may change: those
+//! with snapshots and those named by the caller (the master targets, whose
+//! disk.EnableUUID apply may set). A permission set on one VM overrides what it would
+//! inherit, so the VM itself is asked.
 //! A whole discovery is 7 + pages calls, whatever the size of the estate.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use failback_engine::observe::vcenter::{
     Datastore, Host, HostMount, StoragePod, VcenterInventory, VirtualDisk, VirtualMachine,
@@ -83,6 +87,7 @@ const SCSI_CONTROLLERS: &[&str] = &[
 pub async fn discover(
     session: &Session<'_>,
     page_size: u32,
+    privilege_vms: &BTreeSet<String>,
 ) -> Result<VcenterInventory, VcenterError> {
     let view = session.create_container_view(VIEW_TYPES).await?;
     let collected = collect(session, &view, page_size).await;
@@ -109,6 +114,13 @@ pub async fn discover(
             .datastores
             .iter()
             .map(|ds| MoRef::new("Datastore", ds.id.clone())),
+    );
+    entities.extend(
+        builder
+            .vms
+            .iter()
+            .filter(|vm| !vm.snapshots.is_empty() || privilege_vms.contains(&vm.name))
+            .map(|vm| MoRef::new("VirtualMachine", vm.id.clone())),
     );
     let privileges = match query_privileges(session, &entities).await {
         Ok(privileges) => privileges,

@@ -1,6 +1,7 @@
 //! `VcenterProvider`: the engine's [`Provider`] for one `vcenter` block, built on
 //! [`VcenterClient`].
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -21,6 +22,8 @@ use crate::settings::{Thumbprint, TlsOptions, VcenterSettings};
 pub struct VcenterProvider {
     address: String,
     client: VcenterClient,
+    /// VMs whose privileges discovery asks about besides those with snapshots.
+    privilege_vms: BTreeSet<String>,
 }
 
 impl fmt::Debug for VcenterProvider {
@@ -28,6 +31,7 @@ impl fmt::Debug for VcenterProvider {
         f.debug_struct("VcenterProvider")
             .field("address", &self.address)
             .field("client", &self.client)
+            .field("privilege_vms", &self.privilege_vms)
             .finish()
     }
 }
@@ -41,7 +45,18 @@ impl VcenterProvider {
         Ok(VcenterProvider {
             address: address.into(),
             client: VcenterClient::new(settings)?,
+            privilege_vms: BTreeSet::new(),
         })
+    }
+
+    /// Has discovery read the session user's privileges on these VMs too (by name), for
+    /// the fixes apply may make on them: the master targets, whose disk.EnableUUID it
+    /// may set. VMs with snapshots are always asked about. Without this, FB101 judges
+    /// a master target by what the user holds on the root folder and the datacenters,
+    /// which a permission set on the VM itself may override.
+    pub fn with_privilege_checks_on(mut self, vms: impl IntoIterator<Item = String>) -> Self {
+        self.privilege_vms.extend(vms);
+        self
     }
 
     /// A provider from a parsed `vcenter` block, with the `VSPHERE_*` environment
@@ -73,7 +88,12 @@ impl VcenterProvider {
     /// Discovery as the typed inventory (what [`Provider::discover`] wraps).
     pub async fn inventory(&self) -> Result<VcenterInventory, VcenterError> {
         let session = self.client.login().await?;
-        let result = discovery::discover(&session, self.client.settings().page_size).await;
+        let result = discovery::discover(
+            &session,
+            self.client.settings().page_size,
+            &self.privilege_vms,
+        )
+        .await;
         session.logout().await;
         result
     }

@@ -336,11 +336,56 @@ pub fn fault_error(method: &str, fault: Node<'_>) -> VcenterError {
                 .map(|code| code.trim().to_string())
         })
         .unwrap_or_else(|| "SoapFault".into());
+    let mut message = message;
+    if name == "NoPermission"
+        && let Some(detail) = detail
+    {
+        let missing = missing_privileges(detail);
+        if !missing.is_empty() {
+            let _ = write!(message, " (missing {})", missing.join(", "));
+        }
+    }
     VcenterError::Fault {
         method: method.into(),
         fault: name,
         message,
     }
+}
+
+/// What a `NoPermission` fault says is missing, `privilege on type:id`: vSphere 8
+/// lists `missingPrivileges` (entity and privilege ids); earlier versions one
+/// `object` and its `privilegeId`.
+fn missing_privileges(detail: Node<'_>) -> Vec<String> {
+    let on = |entity: Option<Node<'_>>| {
+        entity
+            .map(|entity| {
+                format!(
+                    " on {}:{}",
+                    entity.mo_type().unwrap_or("object"),
+                    entity.text().trim()
+                )
+            })
+            .unwrap_or_default()
+    };
+    let mut missing: Vec<String> = detail
+        .children_named("missingPrivileges")
+        .flat_map(|entry| {
+            let entity = on(entry.child("entity"));
+            entry
+                .children_named("privilegeIds")
+                .map(move |id| format!("{}{entity}", id.text().trim()))
+        })
+        .collect();
+    if missing.is_empty()
+        && let Some(privilege) = detail.child_text("privilegeId")
+    {
+        missing.push(format!(
+            "{}{}",
+            privilege.trim(),
+            on(detail.child("object"))
+        ));
+    }
+    missing
 }
 
 /// `<name type="Type">value</name>`, escaped.
@@ -430,6 +475,35 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "vCenter refused Login: InvalidLogin: Login failure"
+        );
+    }
+
+    #[test]
+    fn a_permission_fault_names_the_missing_privilege() {
+        let fault_of = |detail: &str| {
+            let xml = format!(
+                r#"<Envelope><Body><Fault><faultcode>ServerFaultCode</faultcode><faultstring>Permission to perform this operation was denied.</faultstring><detail>{detail}</detail></Fault></Body></Envelope>"#
+            );
+            let doc = XmlDoc::parse(&xml).unwrap();
+            let fault = doc.root().child("Body").unwrap().child("Fault").unwrap();
+            fault_error("ReconfigVM_Task", fault).to_string()
+        };
+        assert_eq!(
+            fault_of(
+                r#"<NoPermissionFault xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="NoPermission"><object type="VirtualMachine">vm-42</object><privilegeId>VirtualMachine.Config.AdvancedConfig</privilegeId></NoPermissionFault>"#
+            ),
+            "vCenter refused ReconfigVM_Task: NoPermission: Permission to perform this operation \
+             was denied. (missing VirtualMachine.Config.AdvancedConfig on VirtualMachine:vm-42)"
+        );
+        // vSphere 8: every missing privilege, per entity.
+        assert_eq!(
+            fault_of(
+                r#"<NoPermissionFault xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="NoPermission"><object type="VirtualMachine">vm-42</object><privilegeId>VirtualMachine.State.RemoveSnapshot</privilegeId><missingPrivileges><entity type="VirtualMachine">vm-42</entity><privilegeIds>VirtualMachine.State.RemoveSnapshot</privilegeIds></missingPrivileges><missingPrivileges><entity type="Datastore">datastore-7</entity><privilegeIds>Datastore.AllocateSpace</privilegeIds><privilegeIds>Datastore.FileManagement</privilegeIds></missingPrivileges></NoPermissionFault>"#
+            ),
+            "vCenter refused ReconfigVM_Task: NoPermission: Permission to perform this operation \
+             was denied. (missing VirtualMachine.State.RemoveSnapshot on VirtualMachine:vm-42, \
+             Datastore.AllocateSpace on Datastore:datastore-7, Datastore.FileManagement on \
+             Datastore:datastore-7)"
         );
     }
 

@@ -16,6 +16,7 @@ use failback_engine::provider::{
 use failback_provider_vcenter::{
     Thumbprint, TlsOptions, VcenterError, VcenterProvider, VcenterSettings,
 };
+use failback_sim::estate::Estate;
 use failback_sim::vcsim::Vcsim;
 
 const ADMIN: &str = "administrator@vsphere.local";
@@ -282,6 +283,58 @@ async fn a_read_only_user_sees_no_datastores_and_lacks_privileges() {
             .any(|p| p == "Datastore.Browse" || p == "VirtualMachine.Config.AdvancedConfig"),
         "{granted:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privileges_are_read_on_the_vms_a_fix_may_change() {
+    // A permission on the master target asr-mt-01 leaves the administrator only
+    // read access there; everywhere else the role from the root holds.
+    let text = std::fs::read_to_string(estate("vcenter-shapes.json")).unwrap();
+    let mut world = Estate::from_json(&text).unwrap();
+    world.vcenter.users[0].vm_privileges.insert(
+        "asr-mt-01".to_owned(),
+        vec!["System.View".to_owned(), "System.Read".to_owned()],
+    );
+    let sim = Vcsim::start_estate(&world).unwrap();
+    let provider = admin(&sim).with_privilege_checks_on(["asr-mt-01".to_owned()]);
+    let inventory = provider.inventory().await.unwrap();
+    let asked = |name: &str| {
+        let vm = inventory.vm_by_name(name).unwrap();
+        inventory.privileges.get(&vm.id).cloned()
+    };
+    let master_target = asked("asr-mt-01").expect("the named VM is asked about");
+    assert!(master_target["System.Read"]);
+    assert!(!master_target["VirtualMachine.Config.AdvancedConfig"]);
+    assert!(!master_target["VirtualMachine.State.RemoveSnapshot"]);
+    // VMs with snapshots are asked about too, whether named or not.
+    let with_snapshots = asked("app-win-01").expect("a VM with snapshots is asked about");
+    assert!(with_snapshots["VirtualMachine.State.RemoveSnapshot"]);
+    assert!(asked("asr-mt-02").is_none() && asked("db-lnx-01").is_none());
+
+    // And vCenter refuses the fix itself: a fault naming the privilege, no change.
+    let err = provider
+        .apply_action(
+            &ProviderAction::VmSetExtraConfig {
+                vm: "asr-mt-01".into(),
+                key: "failback.note".into(),
+                value: "x".into(),
+            },
+            &NoProgress,
+        )
+        .await
+        .unwrap_err();
+    let VcenterError::Fault { fault, message, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(fault, "NoPermission");
+    assert!(
+        message.contains("missing VirtualMachine.Config.AdvancedConfig on VirtualMachine:"),
+        "{message}"
+    );
+    let ProviderError::Remote { help, .. } = ProviderError::from(err) else {
+        panic!("a refusal is a remote error")
+    };
+    assert!(help.is_some_and(|help| help.contains("FB101")));
 }
 
 #[derive(Default)]
