@@ -535,6 +535,14 @@ mod tests {
         assert_holds(&world, "FB124");
         world.host_mut().license_edition = Some("eval".to_owned());
         assert_holds(&world, "FB124");
+        // vSphere 7 and 8 licences are per core; their edition keys say so.
+        world.host_mut().license_edition =
+            Some("esx.enterprisePlus.cpuPackageCoreLimited".to_owned());
+        assert_holds(&world, "FB124");
+        assert_eq!(
+            classify_licence("esx.standard.cpuPackageCoreLimited"),
+            Licence::Allows
+        );
     }
 
     #[test]
