@@ -115,6 +115,7 @@ pub async fn discover(
             .iter()
             .map(|ds| MoRef::new("Datastore", ds.id.clone())),
     );
+    let shared_entities = entities.len();
     entities.extend(
         builder
             .vms
@@ -122,7 +123,20 @@ pub async fn discover(
             .filter(|vm| !vm.snapshots.is_empty() || privilege_vms.contains(&vm.name))
             .map(|vm| MoRef::new("VirtualMachine", vm.id.clone())),
     );
-    let privileges = match query_privileges(session, &entities).await {
+    let mut answer = query_privileges(session, &entities).await;
+    if let Err(err) = &answer
+        && entities.len() > shared_entities
+    {
+        // A VM deleted since the inventory was read fails the whole query
+        // (ManagedObjectNotFound). Without the VMs, FB101 still judges fixes by what
+        // the root folder and the datacenters grant.
+        tracing::warn!(
+            "cannot read the session user's privileges on VMs, asking without them: {err}"
+        );
+        entities.truncate(shared_entities);
+        answer = query_privileges(session, &entities).await;
+    }
+    let privileges = match answer {
         Ok(privileges) => privileges,
         Err(err) => {
             tracing::warn!("cannot read the session user's privileges: {err}");

@@ -487,3 +487,37 @@ async fn a_server_dying_mid_answer_is_a_transport_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_vm_gone_before_the_privilege_query_does_not_lose_the_other_privileges() {
+    // app-win-01 has snapshots, so discovery asks about it; it was deleted after the
+    // inventory was read, and vCenter fails the whole query for it.
+    let fake = FakeVcenter::start(Arc::new(|seen: &Seen, _: &[Seen]| {
+        if seen.method == "HasPrivilegeOnEntities" && seen.body.contains("type=\"VirtualMachine\"")
+        {
+            return Reply {
+                status: 500,
+                ..Reply::ok(envelope(
+                    "<soapenv:Fault><faultcode>ServerFaultCode</faultcode>\
+                     <faultstring>The object 'vim.VirtualMachine:vm-42' has already been deleted or has not been completely created</faultstring>\
+                     <detail><ManagedObjectNotFoundFault xmlns=\"urn:vim25\" xsi:type=\"ManagedObjectNotFound\">\
+                     <obj type=\"VirtualMachine\">vm-42</obj></ManagedObjectNotFoundFault></detail></soapenv:Fault>",
+                ))
+            };
+        }
+        default_reply(seen)
+    }))
+    .await;
+    let inventory = provider(&fake).inventory().await.unwrap();
+    let asked = fake
+        .methods()
+        .iter()
+        .filter(|m| *m == "HasPrivilegeOnEntities")
+        .count();
+    assert_eq!(asked, 2, "asked again without the VMs");
+    assert!(
+        inventory.privileges.contains_key("group-d1"),
+        "{:?}",
+        inventory.privileges.keys().collect::<Vec<_>>()
+    );
+}
