@@ -4,7 +4,8 @@
 //! acknowledgements, a recovery-plan unit, destructive snapshot removal, and large
 //! generated estates).
 //!
-//! Only built with the `test-support` feature or in this crate's tests.
+//! Only built with the `test-support` feature or in this crate's tests. The rules'
+//! unit tests use the smaller `resolve::fixture` world, where each test breaks one fact.
 
 use std::fmt::Write as _;
 

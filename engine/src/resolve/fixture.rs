@@ -4,6 +4,11 @@
 //! Windows master target, `db01` on the Linux one) that every rule accepts. Tests break
 //! one thing at a time through the `_mut` helpers, so each reads as the one fact it is
 //! about.
+//!
+//! `plan::worlds` builds whole plan scenarios instead (HCL text with spans into it,
+//! assessments, prior state) for the plan, render and CLI tests; the two stay apart
+//! because a rule test wants one broken fact in a minimal world, and a render snapshot
+//! wants a stable, complete one.
 
 // Shared by the tests of resolution and of every rule module; not each uses every helper.
 #![allow(dead_code)]
