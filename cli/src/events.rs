@@ -2,7 +2,7 @@
 //! as plain timestamped lines or as a Terraform-`-json`-shaped event stream.
 //!
 //! Recording is off the executor's path: an event changes the state in memory and
-//! the state writer ([`writer`]) saves it on a thread of its own, coalescing what
+//! the state writer (`writer`) saves it on a thread of its own, coalescing what
 //! arrives during a write into the next one. Every finished action is followed by a
 //! write that includes it; the end of the run and both Ctrl-C paths wait for the
 //! last write before the lock is released. A crash (kill -9) loses at most what was

@@ -4,7 +4,7 @@
 //! blank line after every block, no runs of blank lines, no trailing whitespace and
 //! one final newline.
 //!
-//! Formatting works line by line on the source text (see [`scan`]), never by printing
+//! Formatting works line by line on the source text (see `scan`), never by printing
 //! a syntax tree, so comments stay exactly where and what they were and multi-line
 //! expressions keep their line breaks: they are re-indented, never reflowed. The
 //! body of an indented heredoc (`<<-EOT`) moves as a whole to one level below its

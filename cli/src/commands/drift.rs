@@ -1,5 +1,5 @@
 //! `failback drift`: what changed outside failback since the last apply. It plans
-//! against a fresh discovery and compares the result with the state ([`detect`]): a
+//! against a fresh discovery and compares the result with the state (`detect`): a
 //! reprotect the state records as applied that needs doing again (the item is no
 //! longer protected), a reprotect in place with other values (a different master
 //! target), a VM fix needed again (a snapshot back on a master target, disk.EnableUUID

@@ -1,6 +1,6 @@
 //! Carries out a plan's actions through providers: the bridge between the
-//! [`scheduler`](super::scheduler) (which knows only job ids) and the
-//! [`Provider`](crate::provider::Provider) trait (which knows only single actions).
+//! [`scheduler`] (which knows only job ids) and the
+//! [`Provider`] trait (which knows only single actions).
 //!
 //! Every start, progress report and end is handed to an [`ApplyObserver`], which is
 //! where the caller renders progress and saves state after each finished action.

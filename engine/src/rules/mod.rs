@@ -4,7 +4,7 @@
 //! Rules never do I/O and never pass silently: when what was discovered does not let a
 //! rule decide, it reports [`Status::CouldNotCheck`] with the reason. Each rule is one
 //! small function in a module of its subject; they all read the same
-//! [`resolve::Resolution`](crate::resolve::Resolution), so a missing link is explained
+//! [`resolve::Resolution`], so a missing link is explained
 //! the same way everywhere. Fixable rules (FB102, FB107, FB115) yield [`Fix`]es instead
 //! of errors when the configuration opts in; `acknowledge` blocks mark findings as
 //! acknowledged, which stops them from blocking.
