@@ -13,6 +13,12 @@ use failback_sim::vcsim::{Vcsim, VcsimError};
 use sha1::Digest as _;
 use support::estate_path;
 
+/// `testdata/estates/vcenter-basic.json`, to change before starting a harness on it.
+fn basic_estate() -> Estate {
+    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
+    Estate::from_json(&text).expect("fixture is a valid estate")
+}
+
 fn start_basic() -> Vcsim {
     match Vcsim::start(&estate_path("vcenter-basic.json")) {
         Ok(sim) => sim,
@@ -806,8 +812,7 @@ fn an_invalid_estate_stops_the_harness_with_the_json_path() {
 
 #[test]
 fn start_estate_serves_an_estate_value_and_drop_stops_the_process() {
-    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
-    let estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    let estate = basic_estate();
     let sim = Vcsim::start_estate(&estate).expect("harness starts");
     let pid = sim.pid;
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
@@ -883,8 +888,7 @@ fn the_anchor_discovers_every_vm_in_round_trips_that_do_not_grow_with_vms() {
 
 #[tokio::test]
 async fn a_task_delay_keeps_the_task_running_before_its_outcome() {
-    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
-    let mut estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    let mut estate = basic_estate();
     let vm = estate
         .vcenter
         .vms
@@ -1032,8 +1036,7 @@ async fn plain_http_on_request_and_never_off_loopback() {
 
 #[tokio::test]
 async fn a_permission_on_one_vm_overrides_the_inherited_privileges_and_refuses_its_tasks() {
-    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
-    let mut estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    let mut estate = basic_estate();
     let asr = estate
         .vcenter
         .users
@@ -1114,8 +1117,7 @@ async fn a_permission_on_one_vm_overrides_the_inherited_privileges_and_refuses_i
 
 #[test]
 fn vm_privileges_must_name_a_vm_of_the_estate() {
-    let text = std::fs::read_to_string(estate_path("vcenter-basic.json")).expect("fixture");
-    let mut estate = Estate::from_json(&text).expect("fixture is a valid estate");
+    let mut estate = basic_estate();
     estate.vcenter.users[1]
         .vm_privileges
         .insert("no-such-vm".to_owned(), vec!["System.View".to_owned()]);
