@@ -4,6 +4,7 @@
 pub mod command_error;
 pub mod commands;
 pub mod events;
+pub mod progress;
 pub mod render;
 pub mod ui;
 pub mod wiring;

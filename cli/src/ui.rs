@@ -8,11 +8,14 @@ use std::io::{IsTerminal, Write};
 
 use crate::command_error::CommandError;
 use crate::commands::{ColorChoice, GlobalArgs};
+use crate::progress::DiscoveryProgress;
 
 #[derive(Debug, Clone)]
 pub struct Ui {
     color: bool,
     stdout_is_terminal: bool,
+    /// Status lines only: no progress display.
+    quiet_stderr: bool,
 }
 
 impl Ui {
@@ -27,6 +30,7 @@ impl Ui {
         Ui {
             color,
             stdout_is_terminal,
+            quiet_stderr: false,
         }
     }
 
@@ -35,6 +39,7 @@ impl Ui {
         Ui {
             color: false,
             stdout_is_terminal: false,
+            quiet_stderr: true,
         }
     }
 
@@ -53,6 +58,15 @@ impl Ui {
     /// Whether stdout is an interactive terminal (prompts, progress bars).
     pub fn is_terminal(&self) -> bool {
         self.stdout_is_terminal
+    }
+
+    /// How discovery shows its progress: spinners when stderr is a terminal.
+    pub fn discovery_progress(&self) -> DiscoveryProgress {
+        if self.quiet_stderr {
+            DiscoveryProgress::Hidden
+        } else {
+            DiscoveryProgress::for_stderr()
+        }
     }
 
     /// Writes data to stdout.

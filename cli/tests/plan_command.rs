@@ -14,6 +14,7 @@ use failback_cli::commands::plan::{
     self, Args, LoadedConfiguration, PlanWiring, discover, run_plan,
 };
 use failback_cli::commands::show;
+use failback_cli::progress::DiscoveryProgress;
 use failback_cli::render::Paint;
 use failback_engine::config::{Config, VariableInputs};
 use failback_engine::observe::{Observation, Observed};
@@ -135,7 +136,13 @@ fn args() -> Args {
 }
 
 fn run(wiring: &WorldWiring, dir: &Path, args: &Args) -> plan::PlanRun {
-    match run_plan(wiring, dir, args, Paint::new(false)) {
+    match run_plan(
+        wiring,
+        dir,
+        args,
+        Paint::new(false),
+        DiscoveryProgress::Hidden,
+    ) {
         Ok(run) => run,
         Err(err) => panic!("plan failed: {:?}", err.reports),
     }
@@ -236,6 +243,7 @@ fn saved_plan_has_no_secret_and_shows_like_the_plan() {
             ..plan_args_without_out()
         },
         Paint::new(false),
+        DiscoveryProgress::Hidden,
     )
     .unwrap();
     assert_eq!(shown, planned.rendered);
@@ -324,7 +332,13 @@ fn a_failed_discovery_is_an_error_naming_the_provider() {
         world: worlds::all_new(),
         fail_discovery: true,
     };
-    let Err(err) = run_plan(&failing, dir.path(), &args(), Paint::new(false)) else {
+    let Err(err) = run_plan(
+        &failing,
+        dir.path(),
+        &args(),
+        Paint::new(false),
+        DiscoveryProgress::Hidden,
+    ) else {
         panic!("discovery failure must fail the plan");
     };
     let text = messages(&err);
@@ -349,7 +363,11 @@ fn providers_discover_at_the_same_time() {
             }) as Box<dyn Provider>
         })
         .collect();
-    let observed = match discover(providers, Duration::from_secs(10)) {
+    let observed = match discover(
+        providers,
+        Duration::from_secs(10),
+        DiscoveryProgress::Hidden,
+    ) {
         Ok(observed) => observed,
         Err(err) => panic!("{:?}", err.reports),
     };
@@ -367,7 +385,11 @@ fn discovery_that_hangs_times_out() {
         observation: None,
         barrier: Some(barrier),
     })];
-    let Err(err) = discover(providers, Duration::from_millis(50)) else {
+    let Err(err) = discover(
+        providers,
+        Duration::from_millis(50),
+        DiscoveryProgress::Hidden,
+    ) else {
         panic!("a hanging discovery must time out");
     };
     assert!(messages(&err).contains("longer than"));
@@ -427,7 +449,8 @@ fn bad_variables_are_refused_before_anything_runs() {
             &wiring(worlds::all_new()),
             dir.path(),
             &bad,
-            Paint::new(false)
+            Paint::new(false),
+            DiscoveryProgress::Hidden
         )
         .is_err()
     );

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use failback_cli::commands::config_args::ConfigArgs;
 use failback_cli::commands::plan::{Args as PlanArgs, run_plan};
+use failback_cli::progress::DiscoveryProgress;
 use failback_cli::render::markdown::ApplyHint;
 use failback_cli::render::{self, Paint, Sources};
 use failback_cli::wiring::RealWiring;
@@ -100,8 +101,14 @@ fn verdict_for(rule: &str, estate_path: &Path) -> Renderings {
         detailed_exitcode: true,
         allow_errors: false,
     };
-    let run = run_plan(&RealWiring, dir.path(), &args, Paint::new(false))
-        .unwrap_or_else(|err| panic!("{rule}: plan failed: {:?}", err.reports));
+    let run = run_plan(
+        &RealWiring,
+        dir.path(),
+        &args,
+        Paint::new(false),
+        DiscoveryProgress::Hidden,
+    )
+    .unwrap_or_else(|err| panic!("{rule}: plan failed: {:?}", err.reports));
     runtime.block_on(asr.shutdown());
     vcsim.stop();
 

@@ -134,7 +134,7 @@ pub fn run_apply(
 
     let providers = wiring.providers(config)?;
     let started = wiring.now();
-    let mut observed = discover(providers, DISCOVERY_TIMEOUT)?;
+    let mut observed = discover(providers, DISCOVERY_TIMEOUT, ui.discovery_progress())?;
     observed.observed_at = Some(started);
     let config_digest = plan::config_digest(&loaded.files, &variables);
 

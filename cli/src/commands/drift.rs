@@ -20,6 +20,7 @@ use failback_engine::state::{self, Outcome, State};
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
 use crate::commands::plan::{DISCOVERY_TIMEOUT, PlanWiring, default_wiring, discover};
+use crate::progress::DiscoveryProgress;
 use crate::ui::Ui;
 
 pub use detect::{Change, DriftItem, compare, drift_kinds};
@@ -51,7 +52,12 @@ pub struct Args {
 /// `failback drift`.
 pub fn cmd_drift(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, CommandError> {
     let wiring = default_wiring();
-    let (items, applied) = run_drift(wiring.as_ref(), &global.chdir, args)?;
+    let (items, applied) = run_drift(
+        wiring.as_ref(),
+        &global.chdir,
+        args,
+        ui.discovery_progress(),
+    )?;
     let text = if args.json {
         render_json(&items, applied)
     } else if args.markdown {
@@ -73,6 +79,7 @@ pub fn run_drift(
     wiring: &dyn PlanWiring,
     dir: &Path,
     args: &Args,
+    progress: DiscoveryProgress,
 ) -> Result<(Vec<DriftItem>, usize), CommandError> {
     let inputs = args.config.inputs();
     let variables = crate::commands::plan::digest_inputs(dir, &inputs)?;
@@ -86,7 +93,7 @@ pub fn run_drift(
     };
     let providers = wiring.providers(config)?;
     let started = wiring.now();
-    let mut observed = discover(providers, DISCOVERY_TIMEOUT)?;
+    let mut observed = discover(providers, DISCOVERY_TIMEOUT, progress)?;
     observed.observed_at = Some(started);
     let assessment = wiring.assess(config, &observed);
     let meta = PlanMeta {

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use failback_engine::config::{Config, VariableInputs};
@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
 use crate::commands::config_args::ConfigArgs;
+use crate::progress::{DiscoveryDisplay, DiscoveryProgress};
 use crate::render::markdown::ApplyHint;
 use crate::render::{self, Paint, Sources};
 use crate::ui::Ui;
@@ -131,7 +132,13 @@ pub struct PlanRun {
 /// `failback plan`.
 pub fn cmd_plan(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, CommandError> {
     let wiring = default_wiring();
-    let run = run_plan(wiring.as_ref(), &global.chdir, args, Paint::new(ui.color()))?;
+    let run = run_plan(
+        wiring.as_ref(),
+        &global.chdir,
+        args,
+        Paint::new(ui.color()),
+        ui.discovery_progress(),
+    )?;
     for warning in &run.warnings {
         ui.report_diagnostic(warning);
     }
@@ -148,13 +155,14 @@ pub fn run_plan(
     dir: &Path,
     args: &Args,
     paint: Paint,
+    progress: DiscoveryProgress,
 ) -> Result<PlanRun, CommandError> {
     let inputs = args.config.inputs();
     let variables = digest_inputs(dir, &inputs)?;
     let loaded = wiring.load(dir, &inputs)?;
     let providers = wiring.providers(&loaded.config)?;
     let started = wiring.now();
-    let mut observed = discover(providers, DISCOVERY_TIMEOUT)?;
+    let mut observed = discover(providers, DISCOVERY_TIMEOUT, progress)?;
     observed.observed_at = Some(started);
     let assessment = wiring.assess(&loaded.config, &observed);
     let state = wiring.prior_state(&loaded.config, dir)?;
@@ -296,16 +304,20 @@ pub fn digest_inputs(
 pub fn discover(
     providers: Vec<Box<dyn Provider>>,
     timeout: Duration,
+    progress: DiscoveryProgress,
 ) -> Result<Observed, CommandError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|err| CommandError::user(miette!("cannot start the async runtime: {err}")))?;
+    let addresses: Vec<String> = providers.iter().map(|p| p.address().to_owned()).collect();
+    let mut display = DiscoveryDisplay::start(progress, &addresses);
     runtime.block_on(async move {
         let mut tasks = JoinSet::new();
         for provider in providers {
             tasks.spawn(async move {
                 let address = provider.address().to_owned();
+                let started = Instant::now();
                 let result = match tokio::time::timeout(timeout, provider.discover()).await {
                     Ok(result) => result,
                     Err(_) => Err(ProviderError::Transport(format!(
@@ -313,18 +325,25 @@ pub fn discover(
                         timeout.as_secs()
                     ))),
                 };
-                (address, result)
+                (address, result, started.elapsed())
             });
         }
         let mut observed = Observed::default();
         let mut failures = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             match joined {
-                Ok((address, Ok(observation))) => observed.insert(address, observation),
-                Ok((address, Err(err))) => failures.push((address, err.to_string())),
+                Ok((address, Ok(observation), took)) => {
+                    display.finished(&address, Some(&observation), took);
+                    observed.insert(address, observation);
+                }
+                Ok((address, Err(err), took)) => {
+                    display.finished(&address, None, took);
+                    failures.push((address, err.to_string()));
+                }
                 Err(err) => failures.push(("(provider task)".to_owned(), err.to_string())),
             }
         }
+        drop(display);
         if failures.is_empty() {
             return Ok(observed);
         }
