@@ -218,3 +218,118 @@ fn force_unlock_rejects_a_malformed_id() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("invalid value 'not-a-uuid'"));
 }
+
+fn stored(backend: &LocalBackend) -> State {
+    backend
+        .read()
+        .unwrap_or_else(|err| panic!("{err}"))
+        .unwrap_or_else(|| panic!("the state is gone"))
+}
+
+#[test]
+fn rm_forgets_addresses_and_writes_the_next_serial() {
+    let (dir, backend) = dir_with_state();
+    let before = stored(&backend);
+    let output = failback(
+        dir.path(),
+        &["state", "rm", "reprotect.web01", "reprotect.app[\"db01\"]"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("Removed reprotect.web01 from the state."),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "2 addresses forgotten (serial {} -> {}); nothing in vCenter or the vault was changed.",
+            before.serial,
+            before.serial + 1
+        )),
+        "{err}"
+    );
+    let after = stored(&backend);
+    assert_eq!(after.lineage, before.lineage);
+    assert_eq!(after.serial, before.serial + 1);
+    assert_eq!(
+        after.resources.keys().collect::<Vec<_>>(),
+        ["vcenter.vm_snapshots.web02"]
+    );
+    assert!(!backend.lock_path().exists(), "the lock is released");
+    let output = failback(dir.path(), &["state", "list"]);
+    assert_eq!(stdout(&output), "vcenter.vm_snapshots.web02  in progress\n");
+}
+
+#[test]
+fn rm_of_an_unknown_address_removes_nothing() {
+    let (dir, backend) = dir_with_state();
+    let before = stored(&backend);
+    let output = failback(
+        dir.path(),
+        &["state", "rm", "reprotect.web01", "reprotect.web1"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains("no address reprotect.web1 in the state"),
+        "{err}"
+    );
+    assert_eq!(stored(&backend), before);
+}
+
+#[test]
+fn rm_keeps_an_action_in_progress_unless_forced() {
+    let (dir, backend) = dir_with_state();
+    let before = stored(&backend);
+    let output = failback(dir.path(), &["state", "rm", "vcenter.vm_snapshots.web02"]);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.contains(
+            "vcenter.vm_snapshots.web02 is still in progress (remote ids: vsphere task task-1042)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("--force"), "{err}");
+    assert_eq!(stored(&backend), before);
+
+    let output = failback(
+        dir.path(),
+        &["state", "rm", "--force", "vcenter.vm_snapshots.web02"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stored(&backend).get("vcenter.vm_snapshots.web02").is_none());
+}
+
+#[test]
+fn rm_dry_run_changes_nothing() {
+    let (dir, backend) = dir_with_state();
+    let before = stored(&backend);
+    let output = failback(dir.path(), &["state", "rm", "--dry-run", "reprotect.web01"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let err = stderr(&output);
+    assert!(
+        err.contains("Would remove reprotect.web01 from the state."),
+        "{err}"
+    );
+    assert!(err.contains("Dry run: the state was not changed."), "{err}");
+    assert_eq!(stored(&backend), before);
+}
+
+#[test]
+fn rm_waits_for_a_held_lock_and_fails_naming_the_holder() {
+    let (dir, backend) = dir_with_state();
+    let before = stored(&backend);
+    let holder = LockInfo::new(Operation::Apply, "0.1.0");
+    let _guard = backend
+        .lock(holder.clone(), Duration::ZERO)
+        .unwrap_or_else(|err| panic!("{err}"));
+    let output = failback(
+        dir.path(),
+        &["state", "rm", "--lock-timeout", "1s", "reprotect.web01"],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(err.contains(&holder.who), "{err}");
+    assert_eq!(stored(&backend), before);
+}

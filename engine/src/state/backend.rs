@@ -50,6 +50,8 @@ pub enum Operation {
     Plan,
     Apply,
     Drift,
+    /// `failback state rm`.
+    StateRm,
 }
 
 impl fmt::Display for Operation {
@@ -58,6 +60,7 @@ impl fmt::Display for Operation {
             Operation::Plan => "plan",
             Operation::Apply => "apply",
             Operation::Drift => "drift",
+            Operation::StateRm => "state rm",
         })
     }
 }

@@ -1,22 +1,23 @@
 //! `failback state`: read what failback has applied, per address.
 
 pub mod list;
+pub mod rm;
 pub mod show;
 
 use std::path::PathBuf;
 
 use failback_engine::config::{self, VariableInputs};
-use failback_engine::state::{LocalBackend, StateBackend, open_backend};
+use failback_engine::state::{LocalBackend, ResourceState, State, StateBackend, open_backend};
 
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
 use crate::ui::Ui;
 
-/// Read the state: what failback applied, per address.
+/// Read the state (what failback applied, per address), or forget addresses in it.
 ///
 /// The state records, for every address that apply touched, the inputs it applied
-/// (secrets redacted), the outcome, the ASR job and vSphere task ids, and when. It is
-/// read here without taking the lock.
+/// (secrets redacted), the outcome, the ASR job and vSphere task ids, and when. `list`
+/// and `show` read it without taking the lock; `rm` takes the lock and writes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -27,13 +28,36 @@ pub struct Args {
 pub enum StateCommand {
     List(list::Args),
     Show(show::Args),
+    Rm(rm::Args),
 }
 
 pub fn cmd_state(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, CommandError> {
     match &args.command {
         StateCommand::List(args) => list::cmd_state_list(ui, global, args),
         StateCommand::Show(args) => show::cmd_state_show(ui, global, args),
+        StateCommand::Rm(args) => rm::cmd_state_rm(ui, global, args),
     }
+}
+
+/// An address the state does not hold, with the closest one it does.
+fn not_in_state(state: &State, wanted: &str) -> CommandError {
+    let closest = state
+        .resources
+        .keys()
+        .map(|address| (strsim::jaro_winkler(address, wanted), address))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, address)| address);
+    let help = match closest {
+        Some(address) => {
+            format!("did you mean `{address}`? `failback state list` shows every address")
+        }
+        None => "`failback state list` shows every address".to_owned(),
+    };
+    CommandError::user(miette::miette!(
+        help = help,
+        "no address {wanted} in the state"
+    ))
 }
 
 /// Where the state is, for the commands that read or unlock it.
@@ -68,4 +92,17 @@ impl StateLocation {
         }
         open_backend(&loaded.config.settings.state, &global.chdir).map_err(CommandError::from)
     }
+}
+
+/// `asr job 7f1c, vsphere task task-1042`, or `none`.
+fn remote_ids(resource: &ResourceState) -> String {
+    if resource.remote_ids.is_empty() {
+        return "none".to_owned();
+    }
+    resource
+        .remote_ids
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -2,7 +2,7 @@
 
 use failback_engine::state::{Outcome, ResourceState};
 
-use super::StateLocation;
+use super::{StateLocation, not_in_state, remote_ids};
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
 use crate::ui::Ui;
@@ -33,24 +33,7 @@ pub fn cmd_state_show(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<E
         )));
     };
     let Some(resource) = state.get(&args.address) else {
-        let closest = state
-            .resources
-            .keys()
-            .map(|address| (strsim::jaro_winkler(address, &args.address), address))
-            .filter(|(score, _)| *score > 0.8)
-            .max_by(|a, b| a.0.total_cmp(&b.0))
-            .map(|(_, address)| address);
-        let help = match closest {
-            Some(address) => {
-                format!("did you mean `{address}`? `failback state list` shows every address")
-            }
-            None => "`failback state list` shows every address".to_owned(),
-        };
-        return Err(CommandError::user(miette::miette!(
-            help = help,
-            "no address {} in the state",
-            args.address
-        )));
+        return Err(not_in_state(&state, &args.address));
     };
     if args.json {
         let mut text = serde_json::to_string_pretty(resource)?;
@@ -83,17 +66,7 @@ fn render(resource: &ResourceState) -> String {
         ),
     };
     field("outcome", &outcome);
-    let remote = if resource.remote_ids.is_empty() {
-        "none".to_owned()
-    } else {
-        resource
-            .remote_ids
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    field("remote ids", &remote);
+    field("remote ids", &remote_ids(resource));
     field("started", &resource.started_at.to_rfc3339());
     let finished = resource
         .finished_at
