@@ -1,6 +1,6 @@
 //! The `azurerm` state backend through the real binary: `apply` of examples/basic
 //! against both simulators with its state in Azurite instead of a local file, then
-//! `state list`, `plan`, a lock held by another run, and `force-unlock`.
+//! `state list`, `plan`, a lock held by another run, `force-unlock` and `state rm`.
 
 mod support {
     pub mod sim;
@@ -124,7 +124,35 @@ fn apply_with_azurerm_state_then_state_list_shows_the_reprotect() {
     assert_eq!(backend.lock_holder().ok(), Some(None));
     drop(holder);
 
-    for output in [&apply, &list, &plan, &blocked, &unlock] {
+    // Forgetting the reprotects writes the next serial under the blob's lease.
+    let serial = backend
+        .read()
+        .ok()
+        .flatten()
+        .map(|state| state.serial)
+        .unwrap_or_default();
+    let mut rm_args = vec!["state", "rm"];
+    rm_args.extend(reprotects.iter().map(|address| address.as_str()));
+    let rm = run(&world, &rm_args);
+    assert_eq!(rm.code, Some(0), "{}", rm.text());
+    let after = backend
+        .read()
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("the state blob is gone"));
+    assert_eq!(after.serial, serial + 1);
+    assert!(
+        reprotects
+            .iter()
+            .all(|address| after.get(address.as_str()).is_none())
+    );
+    assert_eq!(
+        backend.lock_holder().ok(),
+        Some(None),
+        "state rm left its lease"
+    );
+
+    for output in [&apply, &list, &plan, &blocked, &unlock, &rm] {
         assert!(!output.text().contains(AZURITE_KEY), "{}", output.text());
     }
 }
