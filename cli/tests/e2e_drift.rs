@@ -188,7 +188,7 @@ fn a_snapshot_back_on_the_master_target_is_drift() {
         documented_json_report(),
         "docs/drift.md is out of date"
     );
-    assert_eq!(report["format_version"], "1.1");
+    assert_eq!(report["format_version"], "1.2");
     assert_eq!(report["drift"], true);
     assert_eq!(report["applied_resources"], 3, "{report:#}");
     let items = report["items"].as_array().expect("items");
@@ -451,4 +451,45 @@ master_target "mt_linux_2" {
     );
     let drift = world.run(&["drift"]);
     assert_eq!(drift.code, Some(0), "{}", drift.text());
+}
+
+#[test]
+fn a_reprotect_removed_from_the_configuration_is_not_watched_and_state_rm_forgets_it() {
+    let world = applied_world();
+    // The VM's failback is finished: its block goes, and someone disables replication.
+    let main = world.dir.path().join("main.hcl");
+    let text = std::fs::read_to_string(&main).expect("the example's main.hcl");
+    let start = text.find("reprotect \"web01\" {").expect("the web01 block");
+    let end = start + text[start..].find("\n}\n").expect("its end") + 3;
+    std::fs::write(&main, format!("{}{}", &text[..start], &text[end..])).expect("write main.hcl");
+    world.admin(
+        "PATCH",
+        "/_sim/items/web01-item",
+        serde_json::json!({"protection_state": "UnplannedFailoverCommitted"}),
+    );
+
+    let drift = world.run(&["drift"]);
+    assert_eq!(drift.code, Some(0), "{}", drift.text());
+    assert_eq!(
+        drift.stdout,
+        "No drift. Nothing applied in the state is declared any more.\n\
+         Not watched: reprotect.web01 is recorded as applied but no longer declared; \
+         `failback state rm reprotect.web01` forgets it.\n"
+    );
+    let json = world.run(&["drift", "--json"]);
+    assert_eq!(json.code, Some(0), "{}", json.text());
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).expect("one JSON line");
+    assert_eq!(report["applied_resources"], 0);
+    assert_eq!(
+        report["undeclared_resources"],
+        serde_json::json!(["reprotect.web01"])
+    );
+
+    let rm = world.run(&["state", "rm", "reprotect.web01"]);
+    assert_eq!(rm.code, Some(0), "{}", rm.text());
+    let drift = world.run(&["drift"]);
+    assert_eq!(
+        drift.stdout,
+        "No drift. The state records nothing applied.\n"
+    );
 }

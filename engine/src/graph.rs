@@ -45,18 +45,7 @@ impl Graph {
             graph: DiGraph::new(),
             index: BTreeMap::new(),
         };
-        let addresses = config
-            .vcenters
-            .iter()
-            .map(|o| &o.address)
-            .chain(config.vaults.iter().map(|o| &o.address))
-            .chain(config.configuration_servers.iter().map(|o| &o.address))
-            .chain(config.process_servers.iter().map(|o| &o.address))
-            .chain(config.master_targets.iter().map(|o| &o.address))
-            .chain(config.failback_policies.iter().map(|o| &o.address))
-            .chain(config.reprotects.iter().map(|o| &o.address))
-            .chain(config.recovery_plans.iter().map(|o| &o.address));
-        for address in addresses {
+        for address in config.block_addresses() {
             let node = graph.graph.add_node(address.clone());
             graph.index.insert(address.clone(), node);
         }

@@ -11,8 +11,10 @@
 
 mod detect;
 
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
+use failback_engine::config::Config;
 use failback_engine::plan::{self, PlanMeta, PriorState};
 use failback_engine::rules::wording::counted;
 use failback_engine::state::{self, Outcome, State};
@@ -27,7 +29,7 @@ pub use detect::{Change, DriftItem, compare, drift_kinds};
 
 /// The version of the `--json` report. A reader accepts any `1.x`: minor bumps only
 /// add fields.
-pub const DRIFT_FORMAT_VERSION: &str = "1.1";
+pub const DRIFT_FORMAT_VERSION: &str = "1.2";
 
 /// Report what changed outside failback since the last apply: items no longer
 /// protected, health turned critical, snapshots back on a master target, heartbeats
@@ -52,18 +54,18 @@ pub struct Args {
 /// `failback drift`.
 pub fn cmd_drift(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, CommandError> {
     let wiring = default_wiring();
-    let (items, applied) = run_drift(
+    let (items, watched) = run_drift(
         wiring.as_ref(),
         &global.chdir,
         args,
         ui.discovery_progress(),
     )?;
     let text = if args.json {
-        render_json(&items, applied)
+        render_json(&items, &watched)
     } else if args.markdown {
-        render_markdown(&items, applied)
+        render_markdown(&items, &watched)
     } else {
-        render_human(&items, applied)
+        render_human(&items, &watched)
     };
     ui.write_data(&text);
     Ok(if items.is_empty() {
@@ -73,14 +75,14 @@ pub fn cmd_drift(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, 
     })
 }
 
-/// Discovers, plans and compares with the state; returns the drift and how many
-/// addresses the state records as applied.
+/// Discovers, plans and compares with the state; returns the drift and what of the
+/// state it watched.
 pub fn run_drift(
     wiring: &dyn PlanWiring,
     dir: &Path,
     args: &Args,
     progress: DiscoveryProgress,
-) -> Result<(Vec<DriftItem>, usize), CommandError> {
+) -> Result<(Vec<DriftItem>, Watched), CommandError> {
     let inputs = args.config.inputs();
     let variables = crate::commands::plan::digest_inputs(dir, &inputs)?;
     let loaded = wiring.load(dir, &inputs)?;
@@ -103,26 +105,82 @@ pub fn run_drift(
     };
     let plan = plan::make_plan(config, observed, &prior, assessment, meta);
     let state = current.unwrap_or_else(|| State::new(env!("CARGO_PKG_VERSION")));
-    let applied = state
-        .resources
-        .values()
-        .filter(|r| r.outcome == Outcome::Applied)
-        .count();
-    Ok((compare(config, &plan, &state), applied))
+    Ok((compare(config, &plan, &state), Watched::of(config, &state)))
 }
 
-/// `1 applied change in the state is` / `3 applied changes in the state are`.
-fn applied_changes_are(applied: usize) -> String {
-    let verb = if applied == 1 { "is" } else { "are" };
-    format!("{} in the state {verb}", counted(applied, "applied change"))
+/// What of the state drift looked at: the applied changes whose address the
+/// configuration still declares. One whose block is gone (a VM's failback finished and
+/// its `reprotect` was removed) is not watched; saying so keeps "no drift" from
+/// vouching for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Watched {
+    /// Applied changes at declared addresses.
+    pub applied: usize,
+    /// Addresses of applied changes the configuration no longer declares, sorted.
+    pub undeclared: Vec<String>,
 }
 
-fn render_human(items: &[DriftItem], applied: usize) -> String {
+impl Watched {
+    pub fn of(config: &Config, state: &State) -> Watched {
+        let declared: HashSet<String> = config.block_addresses().map(ToString::to_string).collect();
+        let mut watched = Watched::default();
+        let mut undeclared = BTreeSet::new();
+        for resource in state.resources.values() {
+            if resource.outcome != Outcome::Applied {
+                continue;
+            }
+            // A fix is recorded as `BLOCK/KIND` (`master_target.mt_linux/vcenter.vm.
+            // remove_snapshots`); kinds hold no `/`, addresses' keys may.
+            let block = resource
+                .address
+                .rsplit_once('/')
+                .map_or(resource.address.as_str(), |(block, _)| block);
+            if declared.contains(&resource.address) || declared.contains(block) {
+                watched.applied += 1;
+            } else {
+                undeclared.insert(resource.address.clone());
+            }
+        }
+        watched.undeclared = undeclared.into_iter().collect();
+        watched
+    }
+
+    /// The note about undeclared addresses, if any: one line of text.
+    fn undeclared_note(&self) -> Option<String> {
+        match self.undeclared.as_slice() {
+            [] => None,
+            [address] => Some(format!(
+                "Not watched: {address} is recorded as applied but no longer declared; \
+                 `failback state rm {address}` forgets it."
+            )),
+            addresses => Some(format!(
+                "Not watched: {} addresses are recorded as applied but no longer declared \
+                 ({}); `failback state rm ADDRESS...` forgets them.",
+                addresses.len(),
+                addresses.join(", ")
+            )),
+        }
+    }
+}
+
+/// What a clean report vouches for: `The 3 applied changes in the state are still in
+/// place.`
+fn in_place(watched: &Watched) -> String {
+    match (watched.applied, watched.undeclared.is_empty()) {
+        (0, true) => "The state records nothing applied.".to_owned(),
+        (0, false) => "Nothing applied in the state is declared any more.".to_owned(),
+        (1, _) => "The 1 applied change in the state is still in place.".to_owned(),
+        (applied, _) => format!("The {applied} applied changes in the state are still in place."),
+    }
+}
+
+fn render_human(items: &[DriftItem], watched: &Watched) -> String {
+    let note = watched
+        .undeclared_note()
+        .map(|note| format!("{note}\n"))
+        .unwrap_or_default();
     if items.is_empty() {
-        return format!(
-            "No drift. The {} still in place.\n",
-            applied_changes_are(applied)
-        );
+        return format!("No drift. {}\n{note}", in_place(watched));
     }
     let mut out = format!(
         "Drift: {} outside failback since the last apply.\n",
@@ -146,25 +204,31 @@ fn render_human(items: &[DriftItem], applied: usize) -> String {
         ));
     }
     out.push_str("\nRun `failback plan` to see what would bring it back, then `failback apply`.\n");
+    if !note.is_empty() {
+        out.push('\n');
+        out.push_str(&note);
+    }
     out
 }
 
-fn render_json(items: &[DriftItem], applied: usize) -> String {
+fn render_json(items: &[DriftItem], watched: &Watched) -> String {
     let report = serde_json::json!({
         "format_version": DRIFT_FORMAT_VERSION,
         "drift": !items.is_empty(),
-        "applied_resources": applied,
+        "applied_resources": watched.applied,
+        "undeclared_resources": watched.undeclared,
         "items": items,
     });
     format!("{report}\n")
 }
 
-fn render_markdown(items: &[DriftItem], applied: usize) -> String {
+fn render_markdown(items: &[DriftItem], watched: &Watched) -> String {
+    let note = watched
+        .undeclared_note()
+        .map(|note| format!("\n{note}\n"))
+        .unwrap_or_default();
     if items.is_empty() {
-        return format!(
-            "**failback drift**: none; the {} in place.\n",
-            applied_changes_are(applied)
-        );
+        return format!("**failback drift**: none. {}\n{note}", in_place(watched));
     }
     let mut out = format!(
         "**failback drift**: {} outside failback since the last apply.\n\n\
@@ -184,6 +248,7 @@ fn render_markdown(items: &[DriftItem], applied: usize) -> String {
             cell(&item.remediation)
         ));
     }
+    out.push_str(&note);
     out
 }
 
@@ -287,7 +352,7 @@ mod tests {
         assert!(db01.before.contains("master_target = "), "{db01:?}");
         assert!(db01.after.contains("master_target = "), "{db01:?}");
         assert_ne!(db01.before, db01.after);
-        insta::assert_snapshot!(render_human(&items, 2));
+        insta::assert_snapshot!(render_human(&items, &watched(2)));
     }
 
     #[test]
@@ -517,13 +582,87 @@ mod tests {
     #[test]
     fn reports_render_in_every_format() {
         let items = sample();
-        insta::assert_snapshot!(render_human(&items, 3));
-        insta::assert_snapshot!(render_markdown(&items, 3));
-        let json: serde_json::Value = serde_json::from_str(&render_json(&items, 3)).expect("JSON");
+        insta::assert_snapshot!(render_human(&items, &watched(3)));
+        insta::assert_snapshot!(render_markdown(&items, &watched(3)));
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json(&items, &watched(3))).expect("JSON");
         insta::assert_json_snapshot!(json);
         assert_eq!(
-            render_human(&[], 2),
+            render_human(&[], &watched(2)),
             "No drift. The 2 applied changes in the state are still in place.\n"
+        );
+        assert_eq!(
+            render_human(&[], &watched(0)),
+            "No drift. The state records nothing applied.\n"
+        );
+    }
+
+    fn watched(applied: usize) -> Watched {
+        Watched {
+            applied,
+            undeclared: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn applied_changes_at_undeclared_addresses_are_not_watched_and_said_so() {
+        let world = worlds::all_done();
+        let mut state = state_with(&["reprotect.web01", "reprotect.gone"], Outcome::Applied);
+        state
+            .upsert(ResourceState {
+                address: "reprotect.failed_and_gone".to_owned(),
+                kind: kinds::REPROTECT.to_owned(),
+                inputs: serde_json::json!({}),
+                outcome: Outcome::Failed {
+                    message: "job failed".to_owned(),
+                },
+                remote_ids: Vec::new(),
+                started_at: Utc::now(),
+                finished_at: Some(Utc::now()),
+            })
+            .expect("no secret");
+        let mut fix = state.get("reprotect.web01").cloned().expect("web01");
+        fix.address = format!(
+            "{}/vcenter.vm.set_extra_config",
+            world.config.master_targets[0].address
+        );
+        state.upsert(fix).expect("no secret");
+        let watched = Watched::of(&world.config, &state);
+        assert_eq!(
+            watched,
+            Watched {
+                applied: 2,
+                undeclared: vec!["reprotect.gone".to_owned()],
+            }
+        );
+        assert_eq!(
+            render_human(&[], &watched),
+            "No drift. The 2 applied changes in the state are still in place.\n\
+             Not watched: reprotect.gone is recorded as applied but no longer declared; \
+             `failback state rm reprotect.gone` forgets it.\n"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&render_json(&[], &watched)).expect("JSON");
+        assert_eq!(
+            json["undeclared_resources"],
+            serde_json::json!(["reprotect.gone"])
+        );
+
+        let only_gone = state_with(&["reprotect.gone", "reprotect.old"], Outcome::Applied);
+        let watched = Watched::of(&world.config, &only_gone);
+        let markdown = render_markdown(&[], &watched);
+        assert!(
+            markdown.starts_with(
+                "**failback drift**: none. Nothing applied in the state is declared any more.\n"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "Not watched: 2 addresses are recorded as applied but no longer declared \
+                 (reprotect.gone, reprotect.old); `failback state rm ADDRESS...` forgets them."
+            ),
+            "{markdown}"
         );
     }
 }

@@ -431,6 +431,21 @@ pub struct Output {
 }
 
 impl Config {
+    /// The address of every block (each `for_each` instance its own), in dependency
+    /// order of kinds: providers, servers, master targets, policies, reprotects, plans.
+    pub fn block_addresses(&self) -> impl Iterator<Item = &Address> {
+        self.vcenters
+            .iter()
+            .map(|o| &o.address)
+            .chain(self.vaults.iter().map(|o| &o.address))
+            .chain(self.configuration_servers.iter().map(|o| &o.address))
+            .chain(self.process_servers.iter().map(|o| &o.address))
+            .chain(self.master_targets.iter().map(|o| &o.address))
+            .chain(self.failback_policies.iter().map(|o| &o.address))
+            .chain(self.reprotects.iter().map(|o| &o.address))
+            .chain(self.recovery_plans.iter().map(|o| &o.address))
+    }
+
     pub fn master_target(&self, address: &Address) -> Option<&MasterTarget> {
         self.master_targets.iter().find(|mt| &mt.address == address)
     }
