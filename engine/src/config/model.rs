@@ -6,7 +6,7 @@
 //! to other blocks are kept as [`Reference`]s (an address and the span where the
 //! reference was written) so that the graph and diagnostics can point at them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -444,6 +444,45 @@ impl Config {
             .chain(self.failback_policies.iter().map(|o| &o.address))
             .chain(self.reprotects.iter().map(|o| &o.address))
             .chain(self.recovery_plans.iter().map(|o| &o.address))
+    }
+
+    /// The reprotects `selected` picks and every block they go through: master target,
+    /// process server, policy, recovery plan, and through the servers the
+    /// configuration server, vCenter and vault.
+    pub fn blocks_used_by(&self, selected: impl Fn(&Address) -> bool) -> HashSet<Address> {
+        let mut in_use = HashSet::new();
+        let mut configuration_servers = Vec::new();
+        for reprotect in self.reprotects.iter().filter(|r| selected(&r.address)) {
+            in_use.insert(reprotect.address.clone());
+            in_use.insert(reprotect.master_target.target.clone());
+            in_use.insert(reprotect.process_server.target.clone());
+            if let Some(policy) = &reprotect.policy {
+                in_use.insert(policy.target.clone());
+            }
+            if let Some(master_target) = self.master_target(&reprotect.master_target.target) {
+                configuration_servers.push(&master_target.configuration_server.target);
+            }
+            if let Some(process_server) = self.process_server(&reprotect.process_server.target) {
+                configuration_servers.push(&process_server.configuration_server.target);
+            }
+        }
+        for address in configuration_servers {
+            in_use.insert(address.clone());
+            if let Some(server) = self.configuration_server(address) {
+                in_use.insert(server.vcenter.target.clone());
+                in_use.insert(server.vault.target.clone());
+            }
+        }
+        for plan in &self.recovery_plans {
+            if plan
+                .members
+                .iter()
+                .any(|member| in_use.contains(&member.target))
+            {
+                in_use.insert(plan.address.clone());
+            }
+        }
+        in_use
     }
 
     pub fn master_target(&self, address: &Address) -> Option<&MasterTarget> {

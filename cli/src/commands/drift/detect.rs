@@ -7,7 +7,7 @@
 //! through, which no rule checks once the reprotect is done (the item's replication
 //! health, the master target's and configuration server's heartbeats and health).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use failback_engine::config::{Address, Config};
@@ -115,7 +115,7 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
         .resources
         .values()
         .any(|resource| resource.outcome == Outcome::Applied);
-    let in_use = used_by_applied_reprotects(config, |address| applied(&address.to_string()));
+    let in_use = config.blocks_used_by(|address| applied(&address.to_string()));
     let counts = |address: &Address, key: Option<&str>| {
         if key.is_some_and(applied) {
             return true;
@@ -212,48 +212,6 @@ pub fn compare(config: &Config, plan: &Plan, state: &State) -> Vec<DriftItem> {
     });
     items.dedup();
     items
-}
-
-/// The applied reprotects and every block they go through: master target, process
-/// server, policy, recovery plan, and through the servers the configuration server,
-/// vCenter and vault.
-fn used_by_applied_reprotects(
-    config: &Config,
-    applied: impl Fn(&Address) -> bool,
-) -> HashSet<Address> {
-    let mut in_use = HashSet::new();
-    let mut configuration_servers = Vec::new();
-    for reprotect in config.reprotects.iter().filter(|r| applied(&r.address)) {
-        in_use.insert(reprotect.address.clone());
-        in_use.insert(reprotect.master_target.target.clone());
-        in_use.insert(reprotect.process_server.target.clone());
-        if let Some(policy) = &reprotect.policy {
-            in_use.insert(policy.target.clone());
-        }
-        if let Some(master_target) = config.master_target(&reprotect.master_target.target) {
-            configuration_servers.push(&master_target.configuration_server.target);
-        }
-        if let Some(process_server) = config.process_server(&reprotect.process_server.target) {
-            configuration_servers.push(&process_server.configuration_server.target);
-        }
-    }
-    for address in configuration_servers {
-        in_use.insert(address.clone());
-        if let Some(server) = config.configuration_server(address) {
-            in_use.insert(server.vcenter.target.clone());
-            in_use.insert(server.vault.target.clone());
-        }
-    }
-    for plan in &config.recovery_plans {
-        if plan
-            .members
-            .iter()
-            .any(|member| in_use.contains(&member.target))
-        {
-            in_use.insert(plan.address.clone());
-        }
-    }
-    in_use
 }
 
 fn reprotect_needed_again(reprotects: &Reprotects<'_>, action: &PlannedAction) -> DriftItem {
