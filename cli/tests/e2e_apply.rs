@@ -373,3 +373,84 @@ fn a_second_ctrl_c_aborts_after_saving_state_and_a_rerun_converges() {
         "applied"
     );
 }
+
+#[test]
+fn a_target_in_a_recovery_plan_plans_the_whole_plan() {
+    let world = SimWorld::start("recovery-plan", |_| {});
+    // A member of the recovery plan brings the whole plan (FB120).
+    let plan = world.run(&["plan", "--target", "reprotect.erp_db"]);
+    assert_eq!(plan.code, Some(0), "{}", plan.text());
+    assert!(
+        plan.stdout
+            .contains("Targeting is in effect (--target reprotect.erp_db)"),
+        "{}",
+        plan.text()
+    );
+    for member in ["reprotect.erp_db", "reprotect.erp_app", "reprotect.erp_web"] {
+        assert!(
+            plan.stdout
+                .contains(&format!("# {member} will be reprotected")),
+            "{member}\n{}",
+            plan.text()
+        );
+    }
+
+    let unknown = world.run(&["plan", "--target", "reprotect.erp_dbb"]);
+    assert_eq!(unknown.code, Some(1), "{}", unknown.text());
+    assert!(
+        unknown.stderr.contains(
+            "--target: no reprotect.erp_dbb in the configuration; did you mean `reprotect.erp_db`?"
+        ),
+        "{}",
+        unknown.text()
+    );
+    let saved = world.run(&["apply", "failback.plan", "--target", "reprotect.erp_db"]);
+    assert_eq!(
+        saved.code,
+        Some(2),
+        "clap refuses --target with a saved plan"
+    );
+}
+
+/// The reprotect addresses a `plan --json` would carry out.
+fn planned_reprotects(world: &SimWorld) -> Vec<String> {
+    let plan = world.run(&["plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan JSON");
+    assert_eq!(plan["targets"], serde_json::json!([]));
+    plan["resource_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|change| change["type"] == "asr.protected_item.reprotect")
+        .filter_map(|change| change["address"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn apply_with_targets_reprotects_only_those_and_leaves_the_rest_to_plan() {
+    let world = SimWorld::start("for-each", |_| {});
+    let before = planned_reprotects(&world);
+    let targeted = [r#"reprotect.app["app01"]"#, r#"reprotect.app["app05"]"#];
+    assert!(
+        targeted.iter().all(|t| before.iter().any(|a| a == t)),
+        "{before:?}"
+    );
+
+    let apply = world.run(&[
+        "apply",
+        "--auto-approve",
+        "--target",
+        targeted[0],
+        "--target",
+        targeted[1],
+    ]);
+    assert_eq!(apply.code, Some(0), "{}", apply.text());
+    assert_eq!(world.asr().calls("POST */reProtect"), 2, "{}", apply.text());
+
+    let after = planned_reprotects(&world);
+    let expected: Vec<String> = before
+        .into_iter()
+        .filter(|address| !targeted.contains(&address.as_str()))
+        .collect();
+    assert_eq!(after, expected, "only what was not targeted is left");
+}

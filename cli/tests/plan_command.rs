@@ -132,6 +132,7 @@ fn args() -> Args {
         markdown: false,
         detailed_exitcode: false,
         allow_errors: false,
+        targets: Vec::new(),
     }
 }
 
@@ -453,5 +454,54 @@ fn bad_variables_are_refused_before_anything_runs() {
             DiscoveryProgress::Hidden
         )
         .is_err()
+    );
+}
+
+#[test]
+fn a_targeted_plan_says_so_and_its_markdown_repeats_the_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let wiring = wiring(worlds::recovery_plan_unit());
+    let targets = vec![r#"reprotect.intranet"#.to_owned()];
+    let human = run(
+        &wiring,
+        dir.path(),
+        &Args {
+            targets: targets.clone(),
+            ..args()
+        },
+    );
+    assert_eq!(human.plan.targets, targets);
+    assert!(
+        human.rendered.contains(
+            "Targeting is in effect (--target reprotect.intranet): only the reprotects they \
+             select and what those need were planned"
+        ),
+        "{}",
+        human.rendered
+    );
+    assert!(!human.rendered.contains("erp_"), "{}", human.rendered);
+
+    let markdown = run(
+        &wiring,
+        dir.path(),
+        &Args {
+            markdown: true,
+            targets,
+            ..args()
+        },
+    );
+    assert!(
+        markdown
+            .rendered
+            .contains("> [!WARNING]\n> Targeting is in effect"),
+        "{}",
+        markdown.rendered
+    );
+    assert!(
+        markdown
+            .rendered
+            .contains("plan --target reprotect.intranet --out failback.plan"),
+        "{}",
+        markdown.rendered
     );
 }

@@ -100,6 +100,7 @@ fn verdict_for(rule: &str, estate_path: &Path) -> Renderings {
         markdown: false,
         detailed_exitcode: true,
         allow_errors: false,
+        targets: Vec::new(),
     };
     let run = run_plan(
         &RealWiring,

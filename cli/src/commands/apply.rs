@@ -22,7 +22,9 @@ use miette::miette;
 
 use crate::command_error::{CommandError, Exit};
 use crate::commands::GlobalArgs;
-use crate::commands::plan::{DISCOVERY_TIMEOUT, PlanWiring, default_wiring, discover};
+use crate::commands::plan::{
+    DISCOVERY_TIMEOUT, PlanWiring, default_wiring, discover, narrow_to_targets, select_targets,
+};
 use crate::events::{ApplyRecorder, EventStyle, json_line};
 use crate::render::{self, Paint, Sources};
 use crate::ui::Ui;
@@ -56,6 +58,10 @@ pub struct Args {
     /// Stream one JSON event per line on stdout (needs --auto-approve or FILE).
     #[arg(long)]
     pub json: bool,
+    /// Apply only these reprotects and what they need (repeatable), as `failback plan
+    /// --target`. A saved plan is applied as it was made: target when planning it.
+    #[arg(long = "target", value_name = "ADDRESS", conflicts_with = "plan_file")]
+    pub targets: Vec<String>,
 }
 
 /// Parses `30s`, `5m`, `1h`, `250ms` or plain seconds.
@@ -116,6 +122,7 @@ pub fn run_apply(
     let variables = crate::commands::plan::digest_inputs(dir, &inputs)?;
     let loaded = wiring.load(dir, &inputs)?;
     let config = &loaded.config;
+    let selected = select_targets(config, &args.targets)?;
     let backend = state::open_backend(&config.settings.state, dir)?;
     let lock_info = LockInfo::new(Operation::Apply, env!("CARGO_PKG_VERSION"));
     if !args.lock_timeout.is_zero() {
@@ -151,7 +158,8 @@ pub fn run_apply(
                 created_at: started,
                 config_digest,
             };
-            plan::make_plan(config, observed, &prior, assessment, meta)
+            let plan = plan::make_plan(config, observed, &prior, assessment, meta);
+            narrow_to_targets(plan, config, &args.targets, selected.as_ref())
         }
     };
 

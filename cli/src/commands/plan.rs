@@ -7,12 +7,12 @@
 //! [`PlanWiring`], so that the pipeline here is tested with hand-built inputs and the
 //! real loaders are plugged in at one place: [`default_wiring`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use failback_engine::config::{Config, VariableInputs};
+use failback_engine::config::{Address, Config, VariableInputs};
 use failback_engine::observe::Observed;
 use failback_engine::plan::{self, Assessment, Plan, PlanMeta, PriorState};
 use failback_engine::provider::{Provider, ProviderError};
@@ -56,6 +56,44 @@ pub struct Args {
     /// Exit 0 (and save the plan) even when error findings block apply.
     #[arg(long)]
     pub allow_errors: bool,
+    /// Plan only these reprotects and what they need (repeatable): `reprotect.web01`,
+    /// `reprotect.app` (every instance), `recovery_plan.erp` (its members) or
+    /// `master_target.mt_linux` (the reprotects through it). For failing back in
+    /// waves; the plan says that targeting was in effect.
+    #[arg(long = "target", value_name = "ADDRESS")]
+    pub targets: Vec<String>,
+}
+
+/// The reprotects `--target` selects, checked before anything is discovered.
+pub fn select_targets(
+    config: &Config,
+    targets: &[String],
+) -> Result<Option<BTreeSet<Address>>, CommandError> {
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    plan::target::select(config, targets)
+        .map(Some)
+        .map_err(|err| {
+            CommandError::user(miette!(
+                help = "a target is `reprotect.NAME`, `reprotect.NAME[\"KEY\"]`, \
+                        `recovery_plan.NAME` or `master_target.NAME`",
+                "--target: {err}"
+            ))
+        })
+}
+
+/// `plan` narrowed to what `--target` selected, when it selected anything.
+pub fn narrow_to_targets(
+    plan: Plan,
+    config: &Config,
+    targets: &[String],
+    selected: Option<&BTreeSet<Address>>,
+) -> Plan {
+    match selected {
+        Some(selected) => plan::target::narrow(plan, config, targets, selected),
+        None => plan,
+    }
 }
 
 /// The configuration as loaded: the typed model and the files' text (for the digest
@@ -160,6 +198,7 @@ pub fn run_plan(
     let inputs = args.config.inputs();
     let variables = digest_inputs(dir, &inputs)?;
     let loaded = wiring.load(dir, &inputs)?;
+    let selected = select_targets(&loaded.config, &args.targets)?;
     let providers = wiring.providers(&loaded.config)?;
     let started = wiring.now();
     let mut observed = discover(providers, DISCOVERY_TIMEOUT, progress)?;
@@ -172,6 +211,7 @@ pub fn run_plan(
         config_digest: plan::config_digest(&loaded.files, &variables),
     };
     let plan = plan::make_plan(&loaded.config, observed, &state, assessment, meta);
+    let plan = narrow_to_targets(plan, &loaded.config, &args.targets, selected.as_ref());
 
     let blocked = plan.summary().is_blocked();
     let mut notes = Vec::new();
@@ -204,7 +244,7 @@ pub fn run_plan(
                 None => ApplyHint::SaveFirst {
                     plan_command: format!(
                         "{}\n{}",
-                        plan_command(dir, "failback.plan"),
+                        plan_command(dir, "failback.plan", &plan.targets),
                         apply_command(dir, Path::new("failback.plan"))
                     ),
                 },
@@ -246,8 +286,13 @@ pub(crate) fn apply_command(dir: &Path, out: &Path) -> String {
     )
 }
 
-fn plan_command(dir: &Path, out: &str) -> String {
-    format!("failback{} plan --out {out}", chdir_flag(dir))
+/// The `plan --out` command that makes this plan again, targets included.
+fn plan_command(dir: &Path, out: &str, targets: &[String]) -> String {
+    let targets: String = targets
+        .iter()
+        .map(|target| format!(" --target {}", shell_word(target)))
+        .collect();
+    format!("failback{} plan{targets} --out {out}", chdir_flag(dir))
 }
 
 /// Quotes a word for a POSIX shell when it needs it.

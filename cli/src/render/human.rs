@@ -47,6 +47,10 @@ pub fn render_actions(plan: &Plan, paint: Paint) -> String {
     let headline = format!("Plan: {}", summary_line(plan));
     out.push_str(&paint.bold(&headline));
     out.push_str("\n\n");
+    if let Some(note) = targeting_note(plan) {
+        out.push_str(&paint.yellow(&note));
+        out.push_str("\n\n");
+    }
 
     if plan.actions.is_empty() {
         out.push_str("No changes. Every declared reprotect is in place or cannot be planned.\n\n");
@@ -209,4 +213,16 @@ pub fn render_findings(plan: &Plan, sources: &Sources, paint: Paint) -> String {
         out.push('\n');
     }
     out
+}
+
+/// `Targeting is in effect: ...`, when the plan was narrowed with `--target`.
+pub fn targeting_note(plan: &Plan) -> Option<String> {
+    if plan.targets.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Targeting is in effect (--target {}): only the reprotects they select and what \
+         those need were planned; other reprotects and findings about them are left out.",
+        plan.targets.join(", --target ")
+    ))
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::summary_line;
 
 /// The version of this JSON representation (not of the saved-plan file).
-pub const JSON_FORMAT_VERSION: &str = "1.0";
+pub const JSON_FORMAT_VERSION: &str = "1.1";
 
 #[derive(Debug, Serialize)]
 pub struct JsonPlan<'a> {
@@ -34,6 +34,9 @@ pub struct JsonPlan<'a> {
     pub config_digest: &'a str,
     pub observed_digest: &'a str,
     pub prior_state: JsonPriorState<'a>,
+    /// The `--target` addresses the plan was narrowed to; empty for the whole
+    /// configuration (since 1.1).
+    pub targets: &'a [String],
     pub resource_changes: Vec<JsonResourceChange<'a>>,
     pub resource_drift: Vec<JsonResourceChange<'a>>,
     pub unchanged: &'a [Address],
@@ -237,6 +240,7 @@ pub fn view(plan: &Plan) -> JsonPlan<'_> {
             lineage: plan.state_lineage.as_deref(),
             serial: plan.state_serial,
         },
+        targets: &plan.targets,
         resource_changes,
         resource_drift,
         unchanged: &plan.unchanged,

@@ -83,6 +83,9 @@ fn head(plan: &Plan) -> String {
         short_digest(&plan.observed_digest),
         plan.state_serial
     ));
+    if let Some(note) = super::human::targeting_note(plan) {
+        out.push_str(&format!("> [!WARNING]\n> {note}\n\n"));
+    }
     if summary.is_blocked() {
         out.push_str("> [!CAUTION]\n> **Apply is blocked**: ");
         let mut reasons = Vec::new();

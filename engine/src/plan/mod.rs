@@ -9,6 +9,7 @@
 mod diff;
 pub mod model;
 mod order;
+pub mod target;
 #[cfg(any(test, feature = "test-support"))]
 pub mod worlds;
 
@@ -133,6 +134,7 @@ fn plan_without_records(
         not_planned: diff.not_planned,
         desired: DesiredRecord::none(),
         observed: Observed::default(),
+        targets: Vec::new(),
     }
 }
 

@@ -52,6 +52,10 @@ pub struct Plan {
     pub desired: DesiredRecord,
     /// The observed snapshot, so that `show` and `apply FILE` can replay the plan.
     pub observed: Observed,
+    /// The `--target` addresses the plan was narrowed to (see [`super::target`]);
+    /// empty when it covers the whole configuration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// The resolved configuration as JSON text, secrets redacted: the record of what was
