@@ -255,6 +255,26 @@ mod tests {
     }
 
     #[test]
+    fn a_for_each_name_selects_every_instance_and_a_key_one() {
+        let mut world = worlds::all_new();
+        for reprotect in world.config.reprotects.iter_mut().take(2) {
+            let key = reprotect.address.name.clone();
+            reprotect.address = Address::new("reprotect", "app").with_key(key);
+        }
+        let select_text = |targets: &[&str]| -> Vec<String> {
+            let targets: Vec<String> = targets.iter().map(|t| (*t).to_owned()).collect();
+            select(&world.config, &targets)
+                .unwrap_or_else(|err| panic!("{err}"))
+                .into_iter()
+                .map(|a| a.to_string())
+                .collect()
+        };
+        assert_eq!(select_text(&["reprotect.app"]).len(), 2);
+        let one = select_text(&["reprotect.app"])[0].clone();
+        assert_eq!(select_text(&[one.as_str()]), vec![one]);
+    }
+
+    #[test]
     fn targets_that_select_nothing_are_refused_with_what_to_write() {
         let world = worlds::all_new();
         let refuse = |target: &str| {
