@@ -35,11 +35,39 @@ fn fix_attribute(action: &ProviderAction) -> &'static str {
 }
 
 /// What the discovered privileges say about the fixes one vCenter will make.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct FixPrivileges {
+#[derive(Debug, Default)]
+struct FixPrivileges<'f> {
+    denied: Vec<FixPrivilege<'f>>,
+    unreported: Vec<FixPrivilege<'f>>,
+}
+
+/// One fix's privilege on its VM.
+#[derive(Debug)]
+struct FixPrivilege<'f> {
+    fix: &'f Fix,
+    privilege: &'static str,
+    vm: &'f str,
+}
+
+impl FixPrivilege<'_> {
     /// `VirtualMachine.State.RemoveSnapshot on web01 (remove_snapshots of reprotect.web01)`.
-    denied: Vec<String>,
-    unreported: Vec<String>,
+    fn describe(&self) -> String {
+        format!(
+            "{} on {} ({} of {})",
+            self.privilege,
+            self.vm,
+            fix_attribute(&self.fix.action),
+            self.fix.address
+        )
+    }
+}
+
+fn described(privileges: &[FixPrivilege<'_>]) -> String {
+    privileges
+        .iter()
+        .map(FixPrivilege::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Checks each fix's privilege on its VM. vCenter answers for the entities discovery
@@ -47,7 +75,7 @@ struct FixPrivileges {
 /// datacenters, from which a role assigned with propagation reaches the VM. Those
 /// answers stand for the VM only when they agree (the VM's datacenter is not known);
 /// a permission narrowed on a VM folder is seen only on the VM itself.
-fn check_fix_privileges(inventory: &VcenterInventory, fixes: &[&Fix]) -> FixPrivileges {
+fn check_fix_privileges<'f>(inventory: &VcenterInventory, fixes: &[&'f Fix]) -> FixPrivileges<'f> {
     let mut result = FixPrivileges::default();
     let is_inherited_from = |entity: &str| {
         inventory.datastore(entity).is_none()
@@ -63,11 +91,11 @@ fn check_fix_privileges(inventory: &VcenterInventory, fixes: &[&Fix]) -> FixPriv
             | ProviderAction::VmRemoveSnapshots { vm } => vm.as_str(),
             _ => continue,
         };
-        let what = format!(
-            "{privilege} on {vm_name} ({} of {})",
-            fix_attribute(&fix.action),
-            fix.address
-        );
+        let what = FixPrivilege {
+            fix,
+            privilege,
+            vm: vm_name,
+        };
         let granted_on = |entity: &str| {
             inventory.privileges.get(entity).and_then(|granted| {
                 granted
@@ -204,22 +232,68 @@ pub(super) fn fb101_discovery_privileges(context: &Context<'_>, findings: &mut V
                 "grant the account System.Read and Datastore.Browse on the datastores \
                  (the ASR discovery role), propagated from the datacenter",
             ));
-        } else if !for_fixes.denied.is_empty() {
-            findings.push(subject.violated(
-                format!("{user} lacks privileges that the fixes the configuration opts into need"),
-                Some(format!("denied: {}", for_fixes.denied.join(", "))),
-                "grant the account these privileges on the VMs (a role on the datacenter, \
-                 propagated to children; a permission set on a VM or its folder overrides \
-                 it there), or make the change by hand and turn the fix off",
-            ));
-        } else if !unqueried.is_empty() || !for_fixes.unreported.is_empty() {
-            let missing: Vec<String> = unqueried.into_iter().chain(for_fixes.unreported).collect();
-            findings.push(subject.unknown(format!(
-                "the privileges of {user} were not reported for {}",
-                missing.join(", ")
-            )));
+        } else {
+            if !unqueried.is_empty() {
+                findings.push(subject.unknown(format!(
+                    "the privileges of {user} were not reported for {}",
+                    unqueried.join(", ")
+                )));
+            }
+            // Each fix's privilege is reported on the object that opts into the fix,
+            // where it can be turned off or acknowledged, and where `--target` finds it.
+            for denied in &for_fixes.denied {
+                let attribute = fix_attribute(&denied.fix.action);
+                let fix_subject = Subject::new(
+                    &FB101,
+                    &denied.fix.address,
+                    fix_span(context, denied.fix, &subject),
+                );
+                findings.push(fix_subject.violated(
+                    format!(
+                        "{user} lacks {} on {}, which `{attribute}` needs",
+                        denied.privilege, denied.vm
+                    ),
+                    Some(format!("denied: {}", denied.describe())),
+                    format!(
+                        "grant {user} {} on {} (a role on the datacenter, propagated to \
+                         children; a permission set on the VM or its folder overrides it \
+                         there), or make the change by hand and set `{attribute} = false`",
+                        denied.privilege, denied.vm
+                    ),
+                ));
+            }
+            for unreported in &for_fixes.unreported {
+                let fix_subject = Subject::new(
+                    &FB101,
+                    &unreported.fix.address,
+                    fix_span(context, unreported.fix, &subject),
+                );
+                findings.push(fix_subject.unknown(format!(
+                    "the privileges of {user} were not reported for {}",
+                    unreported.describe()
+                )));
+            }
         }
     }
+}
+
+/// Where the configuration opts into `fix`: its attribute on the master target or
+/// reprotect, else the vCenter block's.
+fn fix_span<'c>(
+    context: &'c Context<'_>,
+    fix: &Fix,
+    vcenter: &Subject<'c>,
+) -> &'c crate::config::Span {
+    let attribute = fix_attribute(&fix.action);
+    let declared = match fix.address.kind.as_str() {
+        "master_target" => context
+            .config
+            .master_target(&fix.address)
+            .map(|mt| &mt.declared),
+        "reprotect" => context.config.reprotect(&fix.address).map(|r| &r.declared),
+        _ => None,
+    };
+    declared.map_or(vcenter.span, |declared| declared.span_of(attribute))
 }
 
 /// The fix privileges denied, appended to a violation about discovery.
@@ -227,7 +301,7 @@ fn denied_for_fixes(for_fixes: &FixPrivileges) -> String {
     if for_fixes.denied.is_empty() {
         String::new()
     } else {
-        format!("; for fixes, denied: {}", for_fixes.denied.join(", "))
+        format!("; for fixes, denied: {}", described(&for_fixes.denied))
     }
 }
 
@@ -483,7 +557,8 @@ mod tests {
         grant(&mut world, "vm-1", REMOVE_SNAPSHOT, false);
         // The datacenter grants it, but the VM's own answer wins.
         grant(&mut world, "datacenter-2", REMOVE_SNAPSHOT, true);
-        let finding = assert_violated(&world, "FB101", "vcenter.onprem");
+        // Reported where the fix is opted into, at its attribute.
+        let finding = assert_violated(&world, "FB101", "reprotect.web01");
         assert_eq!(
             finding.observed.as_deref(),
             Some(
@@ -491,7 +566,26 @@ mod tests {
                  (remove_snapshots of reprotect.web01)"
             )
         );
-        assert!(finding.message.contains("fixes"), "{}", finding.message);
+        assert!(
+            finding.message.ends_with(
+                "lacks VirtualMachine.State.RemoveSnapshot on web01, which `remove_snapshots` needs"
+            ),
+            "{}",
+            finding.message
+        );
+        assert!(
+            finding
+                .remediation
+                .contains("set `remove_snapshots = false`"),
+            "{}",
+            finding.remediation
+        );
+        let span = &finding.span;
+        let declared = world
+            .config
+            .reprotect(&crate::config::Address::new("reprotect", "web01"))
+            .map(|r| r.declared.span_of("remove_snapshots").clone());
+        assert_eq!(Some(span.clone()), declared);
 
         // Denied where it is inherited from, with a discovery privilege denied too:
         // one finding that names both.
@@ -513,10 +607,14 @@ mod tests {
     #[test]
     fn fb101_cannot_check_a_fix_privilege_nobody_reported() {
         let world = world_with_fixes();
-        let reason = assert_unknown(&world, "FB101", "vcenter.onprem");
+        let reason = assert_unknown(&world, "FB101", "master_target.mt_lnx");
         assert!(
-            reason.contains("VirtualMachine.Config.AdvancedConfig on mt-lnx-01 (ensure_disk_enable_uuid of master_target.mt_lnx)")
-                && reason.contains("VirtualMachine.State.RemoveSnapshot on web01"),
+            reason.contains("VirtualMachine.Config.AdvancedConfig on mt-lnx-01 (ensure_disk_enable_uuid of master_target.mt_lnx)"),
+            "{reason}"
+        );
+        let reason = assert_unknown(&world, "FB101", "reprotect.web01");
+        assert!(
+            reason.contains("VirtualMachine.State.RemoveSnapshot on web01"),
             "{reason}"
         );
         // Two datacenters that disagree do not say what the VM inherits.
@@ -524,9 +622,8 @@ mod tests {
         grant(&mut world, "vm-1", REMOVE_SNAPSHOT, true);
         grant(&mut world, "datacenter-2", ADVANCED_CONFIG, true);
         grant(&mut world, "datacenter-3", ADVANCED_CONFIG, false);
-        let reason = assert_unknown(&world, "FB101", "vcenter.onprem");
+        let reason = assert_unknown(&world, "FB101", "master_target.mt_lnx");
         assert!(reason.contains("on mt-lnx-01"), "{reason}");
-        assert!(!reason.contains("web01"), "{reason}");
     }
 
     #[test]
