@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use crate::config::{Address, Config};
+use crate::config::{Address, Config, schema};
 
 use super::Plan;
 
@@ -100,13 +100,8 @@ fn did_you_mean(closest: &Option<String>) -> String {
 
 /// The declared address most like `text`, for a "did you mean".
 fn closest(config: &Config, text: &str) -> Option<String> {
-    config
-        .block_addresses()
-        .map(ToString::to_string)
-        .map(|address| (strsim::jaro_winkler(&address, text), address))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, address)| address)
+    let declared: Vec<String> = config.block_addresses().map(ToString::to_string).collect();
+    schema::did_you_mean(text, declared.iter().map(String::as_str)).map(str::to_owned)
 }
 
 /// `plan` narrowed to `selected` (from [`select`]) and what it needs; `targets` are

@@ -6,7 +6,7 @@ pub mod show;
 
 use std::path::PathBuf;
 
-use failback_engine::config::{self, VariableInputs};
+use failback_engine::config::{self, VariableInputs, schema};
 use failback_engine::state::{LocalBackend, ResourceState, State, StateBackend, open_backend};
 
 use crate::command_error::{CommandError, Exit};
@@ -41,13 +41,7 @@ pub fn cmd_state(ui: &mut Ui, global: &GlobalArgs, args: &Args) -> Result<Exit, 
 
 /// An address the state does not hold, with the closest one it does.
 fn not_in_state(state: &State, wanted: &str) -> CommandError {
-    let closest = state
-        .resources
-        .keys()
-        .map(|address| (strsim::jaro_winkler(address, wanted), address))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, address)| address);
+    let closest = schema::did_you_mean(wanted, state.resources.keys().map(String::as_str));
     let help = match closest {
         Some(address) => {
             format!("did you mean `{address}`? `failback state list` shows every address")
