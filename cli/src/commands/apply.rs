@@ -159,7 +159,7 @@ pub fn run_apply(
                 config_digest,
             };
             let plan = plan::make_plan(config, observed, &prior, assessment, meta);
-            narrow_to_targets(plan, config, &args.targets, selected.as_ref())
+            narrow_to_targets(plan, config, selected.as_ref())
         }
     };
 

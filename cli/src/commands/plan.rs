@@ -7,13 +7,14 @@
 //! [`PlanWiring`], so that the pipeline here is tested with hand-built inputs and the
 //! real loaders are plugged in at one place: [`default_wiring`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use failback_engine::config::{Address, Config, VariableInputs};
+use failback_engine::config::{Config, VariableInputs};
 use failback_engine::observe::Observed;
+use failback_engine::plan::target::Selection;
 use failback_engine::plan::{self, Assessment, Plan, PlanMeta, PriorState};
 use failback_engine::provider::{Provider, ProviderError};
 use miette::miette;
@@ -68,7 +69,7 @@ pub struct Args {
 pub fn select_targets(
     config: &Config,
     targets: &[String],
-) -> Result<Option<BTreeSet<Address>>, CommandError> {
+) -> Result<Option<Selection>, CommandError> {
     if targets.is_empty() {
         return Ok(None);
     }
@@ -83,15 +84,10 @@ pub fn select_targets(
         })
 }
 
-/// `plan` narrowed to what `--target` selected, when it selected anything.
-pub fn narrow_to_targets(
-    plan: Plan,
-    config: &Config,
-    targets: &[String],
-    selected: Option<&BTreeSet<Address>>,
-) -> Plan {
-    match selected {
-        Some(selected) => plan::target::narrow(plan, config, targets, selected),
+/// `plan` narrowed to what `--target` selected, when targets were given.
+pub fn narrow_to_targets(plan: Plan, config: &Config, selection: Option<&Selection>) -> Plan {
+    match selection {
+        Some(selection) => plan::target::narrow(plan, config, selection),
         None => plan,
     }
 }
@@ -211,7 +207,7 @@ pub fn run_plan(
         config_digest: plan::config_digest(&loaded.files, &variables),
     };
     let plan = plan::make_plan(&loaded.config, observed, &state, assessment, meta);
-    let plan = narrow_to_targets(plan, &loaded.config, &args.targets, selected.as_ref());
+    let plan = narrow_to_targets(plan, &loaded.config, selected.as_ref());
 
     let blocked = plan.summary().is_blocked();
     let mut notes = Vec::new();

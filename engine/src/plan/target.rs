@@ -33,8 +33,17 @@ pub enum TargetError {
     SelectsNothing(String),
 }
 
+/// What `--target` selected: the targets as given, and the reprotects they select.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// Sorted, without repeats, as the plan records them.
+    pub targets: Vec<String>,
+    /// Recovery plans completed.
+    pub reprotects: BTreeSet<Address>,
+}
+
 /// The reprotects the targets select, recovery plans completed.
-pub fn select(config: &Config, targets: &[String]) -> Result<BTreeSet<Address>, TargetError> {
+pub fn select(config: &Config, targets: &[String]) -> Result<Selection, TargetError> {
     let mut selected = BTreeSet::new();
     for text in targets {
         let target = Address::try_from(text.clone())
@@ -88,7 +97,13 @@ pub fn select(config: &Config, targets: &[String]) -> Result<BTreeSet<Address>, 
             selected.extend(plan.members.iter().map(|m| m.target.clone()));
         }
     }
-    Ok(selected)
+    let mut targets = targets.to_vec();
+    targets.sort();
+    targets.dedup();
+    Ok(Selection {
+        targets,
+        reprotects: selected,
+    })
 }
 
 fn did_you_mean(closest: &Option<String>) -> String {
@@ -104,14 +119,10 @@ fn closest(config: &Config, text: &str) -> Option<String> {
     schema::did_you_mean(text, declared.iter().map(String::as_str)).map(str::to_owned)
 }
 
-/// `plan` narrowed to `selected` (from [`select`]) and what it needs; `targets` are
-/// recorded in the plan as given.
-pub fn narrow(
-    mut plan: Plan,
-    config: &Config,
-    targets: &[String],
-    selected: &BTreeSet<Address>,
-) -> Plan {
+/// `plan` narrowed to what `selection` (from [`select`]) selected and what that
+/// needs, with the targets recorded in it.
+pub fn narrow(mut plan: Plan, config: &Config, selection: &Selection) -> Plan {
+    let selected = &selection.reprotects;
     // The selected reprotects' actions and, transitively, what they depend on.
     let mut kept: HashSet<String> = plan
         .actions
@@ -137,10 +148,7 @@ pub fn narrow(
     plan.unchanged.retain(|address| selected.contains(address));
     plan.not_planned
         .retain(|not_planned| selected.contains(&not_planned.address));
-    let mut recorded: Vec<String> = targets.to_vec();
-    recorded.sort();
-    recorded.dedup();
-    plan.targets = recorded;
+    plan.targets = selection.targets.clone();
     plan
 }
 
@@ -151,8 +159,8 @@ mod tests {
 
     fn narrowed(world: &worlds::World, targets: &[&str]) -> Plan {
         let targets: Vec<String> = targets.iter().map(|t| (*t).to_owned()).collect();
-        let selected = select(&world.config, &targets).unwrap_or_else(|err| panic!("{err}"));
-        narrow(world.plan(), &world.config, &targets, &selected)
+        let selection = select(&world.config, &targets).unwrap_or_else(|err| panic!("{err}"));
+        narrow(world.plan(), &world.config, &selection)
     }
 
     fn addresses_of_actions(plan: &Plan) -> Vec<String> {
@@ -242,6 +250,7 @@ mod tests {
             .unwrap_or_else(|err| panic!("{err}"));
         assert_eq!(
             selected
+                .reprotects
                 .into_iter()
                 .map(|a| a.to_string())
                 .collect::<Vec<_>>(),
@@ -260,6 +269,7 @@ mod tests {
             let targets: Vec<String> = targets.iter().map(|t| (*t).to_owned()).collect();
             select(&world.config, &targets)
                 .unwrap_or_else(|err| panic!("{err}"))
+                .reprotects
                 .into_iter()
                 .map(|a| a.to_string())
                 .collect()
