@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use failback_engine::config::Config;
-use failback_engine::plan::{self, PlanMeta, PriorState};
+use failback_engine::plan::{self, PlanMeta, PriorState, address_of_action_id};
 use failback_engine::rules::wording::counted;
 use failback_engine::state::{self, Outcome, State};
 
@@ -129,12 +129,8 @@ impl Watched {
             if resource.outcome != Outcome::Applied {
                 continue;
             }
-            // A fix is recorded as `BLOCK/KIND` (`master_target.mt_linux/vcenter.vm.
-            // remove_snapshots`); kinds hold no `/`, addresses' keys may.
-            let block = resource
-                .address
-                .rsplit_once('/')
-                .map_or(resource.address.as_str(), |(block, _)| block);
+            // A reprotect is recorded at its address, a fix under its action id.
+            let block = address_of_action_id(&resource.address);
             if declared.contains(&resource.address) || declared.contains(block) {
                 watched.applied += 1;
             } else {

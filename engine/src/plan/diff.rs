@@ -184,6 +184,8 @@ pub(super) fn action_kind(action: &ProviderAction) -> &'static str {
     }
 }
 
+/// `ADDRESS/KIND`, `#N` appended on a repeat (read back by
+/// [`super::model::address_of_action_id`]).
 fn unique_id(ids: &mut BTreeSet<String>, address: &Address, kind: &str) -> String {
     let base = format!("{address}/{kind}");
     let mut id = base.clone();

@@ -130,6 +130,12 @@ pub mod kinds {
     pub const WAIT_FOR_AGENT: &str = "asr.wait_for_agent";
 }
 
+/// The address text an action id starts with. Ids are `ADDRESS/KIND`, with `#N` after
+/// a repeat; kinds hold no `/`, while an address's `for_each` key may.
+pub fn address_of_action_id(id: &str) -> &str {
+    id.rsplit_once('/').map_or(id, |(address, _)| address)
+}
+
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedAction {

@@ -488,3 +488,16 @@ fn desired_is_the_configuration_as_json_and_survives_a_saved_plan() {
     assert_eq!(read.desired, plan.desired);
     assert_eq!(read, plan);
 }
+
+#[test]
+fn an_action_id_reads_back_as_its_address() {
+    assert_eq!(
+        address_of_action_id("master_target.mt_linux/vcenter.vm.remove_snapshots#2"),
+        "master_target.mt_linux"
+    );
+    assert_eq!(
+        address_of_action_id(r#"reprotect.app["a/b"]/asr.protected_item.reprotect"#),
+        r#"reprotect.app["a/b"]"#
+    );
+    assert_eq!(address_of_action_id("reprotect.web01"), "reprotect.web01");
+}
